@@ -1,0 +1,165 @@
+"""GatewayCluster: the whole gateway cluster of one stack, from the VMs up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_vsphere as vsphere
+
+from components.config import Secrets, Settings
+from components.library import OvaLibrary, OvaLibraryArgs
+from components.node import GatewayNode, GatewayNodeArgs, OvaSource
+
+
+@dataclass(frozen=True)
+class GatewayClusterArgs:
+    """The validated stack configuration and where it comes from."""
+
+    settings: Settings
+    """Everything non-secret, validated by ``components.config``."""
+    secrets: Secrets
+    """Credentials, password and token, as Pulumi secrets."""
+    project: str
+    """The Pulumi project, written into vCenter names and annotations."""
+    stack: str
+    """The Pulumi stack, written into vCenter names and annotations."""
+
+
+def cluster_facts(settings: Settings) -> dict[str, Any]:
+    """The facts the policy pack judges, as plain values known at preview time.
+
+    They are this component's inputs, so the pack sees the same values under a real `pulumi preview`
+    as under the offline `plan` (the subnet, DHCP pools and floating IP are inputs of no vSphere resource).
+    """
+    network = settings.network
+    return {
+        "network": {
+            "cidr": str(network.cidr),
+            "gateway": str(network.gateway),
+            "dns": [str(d) for d in network.dns],
+            "dhcpRanges": [f"{first}-{last}" for first, last in network.dhcp_ranges],
+        },
+        "floatingIp": str(settings.floating_ip),
+        "metallbRange": settings.metallb_range,
+        "primary": settings.primary,
+        "nodes": [
+            {
+                "hostname": n.hostname,
+                "ip": str(n.ip),
+                "esxiHost": n.esxi_host,
+                "sshHostKeyPinned": n.ssh_host_key is not None,
+            }
+            for n in settings.nodes
+        ],
+        "nodeSize": {
+            "cpus": settings.node_size.cpus,
+            "memoryMb": settings.node_size.memory_mb,
+            "diskGb": settings.node_size.disk_gb,
+        },
+        "storage": (
+            {"nfsServer": settings.storage.nfs_server, "nfsPath": settings.storage.nfs_path}
+            if settings.storage
+            else None
+        ),
+        "ova": {
+            "version": settings.ova.version,
+            "source": settings.ova.source,
+            "deploy": settings.ova.deploy,
+        },
+    }
+
+
+class GatewayCluster(pulumi.ComponentResource):
+    """Gateway VMs on distinct ESXi hosts, formed into one MicroK8s cluster running the Gateway Manager."""
+
+    nodes: pulumi.Output[list[dict[str, str]]]
+    """In config order: ``{hostname, ip, esxiHost, vmId}``."""
+    manager_url: pulumi.Output[str]
+    """Where the Gateway Manager answers: the floating IP, port 5480."""
+
+    def __init__(self, name: str, args: GatewayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gateway-cluster:index:GatewayCluster", name, cluster_facts(args.settings), opts)
+        settings = args.settings
+        vs = settings.vsphere
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+
+        datacenter = vsphere.get_datacenter_output(name=vs.datacenter, opts=invoke)
+        datastore = vsphere.get_datastore_output(name=vs.datastore, datacenter_id=datacenter.id, opts=invoke)
+        network = vsphere.get_network_output(name=vs.network, datacenter_id=datacenter.id, opts=invoke)
+        compute_cluster = (
+            vsphere.get_compute_cluster_output(name=vs.cluster, datacenter_id=datacenter.id, opts=invoke)
+            if vs.cluster
+            else None
+        )
+        resource_pool_id: pulumi.Output[str] | None = None
+        if vs.resource_pool:
+            resource_pool_id = vsphere.get_resource_pool_output(
+                name=vs.resource_pool, datacenter_id=datacenter.id, opts=invoke
+            ).id
+        elif compute_cluster is not None:
+            resource_pool_id = compute_cluster.resource_pool_id
+
+        library_item_id: pulumi.Output[str] | None = None
+        if settings.ova.deploy == "library":
+            library = OvaLibrary(
+                f"{name}-ova",
+                OvaLibraryArgs(
+                    ova=settings.ova,
+                    datastore_id=datastore.id,
+                    library_name=f"{args.project}-{args.stack}-images",
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            library_item_id = library.item_id
+
+        annotation = (
+            f"Gateway cluster node, managed by Pulumi (project {args.project}, stack {args.stack}). "
+            "Changes made here are overwritten by the next `pulumi up`."
+        )
+        self.gateway_nodes: list[GatewayNode] = [
+            GatewayNode(
+                node.hostname,
+                GatewayNodeArgs(
+                    node=node,
+                    network=settings.network,
+                    size=settings.node_size,
+                    image=OvaSource(ova=settings.ova, library_item_id=library_item_id),
+                    datacenter_id=datacenter.id,
+                    datastore_id=datastore.id,
+                    network_id=network.id,
+                    resource_pool_id=resource_pool_id,
+                    folder=vs.folder,
+                    annotation=annotation,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for node in settings.nodes
+        ]
+
+        if compute_cluster is not None and len(self.gateway_nodes) > 1:
+            # DRS would otherwise be free to move two gateways onto one host, and losing that host would
+            # then take two dqlite voters at once: the cluster's quorum.
+            vsphere.ComputeClusterVmAntiAffinityRule(
+                f"{name}-anti-affinity",
+                name=f"{args.project}-{args.stack}-gateways-apart",
+                compute_cluster_id=compute_cluster.id,
+                virtual_machine_ids=[n.vm_id for n in self.gateway_nodes],
+                mandatory=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.nodes = pulumi.Output.all(
+            *[
+                pulumi.Output.all(hostname=n.hostname, ip=n.ip, esxiHost=n.esxi_host, vmId=n.vm_id)
+                for n in self.gateway_nodes
+            ]
+        ).apply(list)
+        self.manager_url = pulumi.Output.from_input(f"https://{_url_host(str(settings.floating_ip))}:5480")
+        self.register_outputs({"nodes": self.nodes, "managerUrl": self.manager_url})
+
+
+def _url_host(address: str) -> str:
+    """An address as it goes in a URL: IPv6 in brackets."""
+    return f"[{address}]" if ":" in address else address

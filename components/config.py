@@ -1,0 +1,718 @@
+"""The stack's configuration: declared once, read once, validated before any resource is registered.
+
+Everything the program accepts lives in the ``gateway-cluster:`` namespace of ``Pulumi.<stack>.yaml``.
+:func:`parse` turns the raw values (plain JSON-like data) into frozen settings or raises :class:`ConfigError`
+listing every problem, each naming the key, the bad value and the fix. :func:`load` reads the raw values
+from ``pulumi.Config`` (secrets as ``Output`` secrets, never as plain strings) and calls :func:`parse`.
+
+Only what the program cannot build is rejected here. The mission's rules (three hosts for HA, one node per
+host, one subnet, minimum sizes, addresses outside DHCP, NFS for multi-node) are the policy pack's job
+(``policies/``), so a structurally valid config that breaks them still builds and the pack reports it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import pulumi
+
+NAMESPACE = "gateway-cluster"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# RFC 1123 label, lowercase only: Kubernetes node names (which MicroK8s takes from the hostname) must be
+# lowercase RFC 1123 names, so an uppercase hostname would register a node under a different name.
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+#: The OVA's vApp property keys for each field the program fills in, unless ``ova.properties`` says otherwise.
+DEFAULT_OVA_PROPERTIES: Mapping[str, str] = {
+    "hostname": "guestinfo.hostname",
+    "ip": "guestinfo.ipaddress",
+    "netmask": "guestinfo.netmask",
+    "gateway": "guestinfo.gateway",
+    "dns": "guestinfo.dns",
+}
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem with one key."""
+
+    key: str
+    """Full config path, e.g. ``gateway-cluster:nodes[1].ip``."""
+    value: Any
+    """The offending value as written (``"[secret]"`` for a secret key, ``None`` when missing)."""
+    message: str
+    """What is wrong and how to fix it."""
+
+    def __str__(self) -> str:
+        shown = "(missing)" if self.value is None else json.dumps(self.value, default=str)
+        return f"{self.key} = {shown}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. A ``RunError``, so ``pulumi up`` prints it without a traceback."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues: tuple[ConfigIssue, ...] = tuple(issues)
+        lines = "\n".join(f"  - {issue}" for issue in self.issues)
+        count = len(self.issues)
+        super().__init__(f"invalid stack configuration ({count} problem{'s' * (count != 1)}):\n{lines}")
+
+
+def _key(path: str) -> str:
+    return f"{NAMESPACE}:{path}"
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+#: Example values, by key path (list indexes left out), for messages about a missing key.
+EXAMPLES: Mapping[str, str] = {
+    "vsphere.datacenter": "dc-east",
+    "vsphere.datastore": "vsanDatastore",
+    "vsphere.network": "gw-mgmt-pg",
+    "ova.version": "17.0.0",
+    "network.cidr": "10.20.30.0/24",
+    "network.gateway": "10.20.30.1",
+    "network.dns": "[10.20.0.53]",
+    "nodes.hostname": "gw-node-1",
+    "nodes.esxiHost": "esx-01.example.com",
+    "nodes.ip": "10.20.30.41",
+    "storage.nfsServer": "nfs.example.com",
+    "storage.nfsPath": "/exports/gateway",
+}
+
+
+class _Reader:
+    """Walks the raw config, collecting every issue instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.issues: list[ConfigIssue] = []
+
+    def fail(self, path: str, value: Any, message: str) -> None:
+        self.issues.append(ConfigIssue(_key(path), value, message))
+
+    def obj(
+        self, raw: Any, path: str, *, required: Sequence[str] = (), optional: Sequence[str] = ()
+    ) -> dict[str, Any] | None:
+        """A map with only the known keys; reports missing required keys and unknown keys (typos)."""
+        if not isinstance(raw, Mapping):
+            self.fail(path, raw, f"must be a map with keys {', '.join([*required, *optional])}.")
+            return None
+        known = [*required, *optional]
+        for name in raw:
+            if name not in known:
+                close = difflib.get_close_matches(str(name), known, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}."
+                self.fail(f"{path}.{name}", raw[name], f"unknown key; {hint}")
+        for name in required:
+            if raw.get(name) is None:
+                example = EXAMPLES.get(_INDEX.sub("", f"{path}.{name}"))
+                hint = f", e.g. {name}: {example}" if example else " (see the README's config reference)"
+                self.fail(f"{path}.{name}", None, f"is required: add it under {_key(path)}{hint}.")
+        return dict(raw)
+
+    def string(self, raw: Any, path: str, *, example: str) -> str | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            self.fail(path, raw, f"must be a non-empty string, e.g. {example!r}.")
+            return None
+        return raw.strip()
+
+    def address(self, raw: Any, path: str) -> IPAddress | None:
+        if raw is None:
+            return None
+        try:
+            return ipaddress.ip_address(str(raw).strip()) if isinstance(raw, str) else _bad_ip(raw)
+        except ValueError:
+            self.fail(path, raw, "is not an IP address; write one address such as '10.20.30.41'.")
+            return None
+
+    def integer(self, raw: Any, path: str, *, default: int) -> int:
+        if raw is None:
+            return default
+        # bool is an int in Python; "true" is never a size.
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or int(raw) != raw or raw <= 0:
+            self.fail(path, raw, f"must be a positive whole number (default {default}).")
+            return default
+        return int(raw)
+
+    def items(self, raw: Any, path: str, *, example: str) -> list[Any]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            self.fail(path, raw, f"must be a list, e.g. {example}.")
+            return []
+        return raw
+
+
+def _ordered(low: IPAddress, high: IPAddress) -> bool:
+    """``low <= high``, both of one IP version (addresses of different versions are never ordered)."""
+    return low.version == high.version and int(low) <= int(high)
+
+
+def _bad_ip(raw: Any) -> IPAddress:
+    raise ValueError(raw)
+
+
+# ------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class VSphereSettings:
+    """Where the nodes go, in vSphere's own vocabulary."""
+
+    datacenter: str
+    """Datacenter name."""
+    datastore: str
+    """Datastore for the VMs' disks (and the content library in ``library`` mode)."""
+    network: str
+    """Port group of the nodes' primary NIC."""
+    cluster: str | None = None
+    """Compute cluster; when set, a DRS anti-affinity rule keeps the nodes on separate hosts."""
+    folder: str | None = None
+    """VM folder path relative to the datacenter's VM folder."""
+    resource_pool: str | None = None
+    """Resource pool path; default: the cluster's (or the host's) root pool."""
+
+
+DeployMode = Literal["library", "ovf"]
+
+
+@dataclass(frozen=True)
+class OvaSettings:
+    """The vendor's gateway appliance image."""
+
+    version: str
+    """The image version, shown in names and annotations."""
+    url: str | None = None
+    """An http(s) URL vCenter (library mode) or the provider (ovf mode) downloads the OVA from."""
+    path: str | None = None
+    """A local .ova/.ovf file on the machine that runs ``pulumi``."""
+    deploy: DeployMode = "library"
+    """``library``: one content library item, every node cloned from it; ``ovf``: each node deployed from the OVA."""
+    properties: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_OVA_PROPERTIES))
+    """Our field (hostname, ip, netmask, gateway, dns) to the OVA's vApp property key."""
+    ovf_network: str = "VM Network"
+    """The OVF's network name, mapped onto ``vsphere.network``."""
+
+    @property
+    def source(self) -> str:
+        """The URL or path, whichever is set."""
+        return self.url or self.path or ""
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The nodes' subnet. Node IPs and the floating IP are static and must be outside every DHCP pool."""
+
+    cidr: IPNetwork
+    gateway: IPAddress
+    dns: tuple[IPAddress, ...]
+    dhcp_ranges: tuple[tuple[IPAddress, IPAddress], ...] = ()
+
+    @property
+    def netmask(self) -> str:
+        return str(self.cidr.netmask)
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """One gateway node: one VM on one ESXi host."""
+
+    hostname: str
+    esxi_host: str
+    ip: IPAddress
+    ssh_host_key: str | None = None
+    """The node's SSH host public key (``ssh-ed25519 AAAA...``); pins the connection when set."""
+
+
+@dataclass(frozen=True)
+class NodeSize:
+    cpus: int = 4
+    memory_mb: int = 8192
+    disk_gb: int = 40
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    nfs_server: str
+    nfs_path: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything non-secret the program builds from, validated."""
+
+    vsphere: VSphereSettings
+    ova: OvaSettings
+    network: NetworkSettings
+    floating_ip: IPAddress
+    nodes: tuple[NodeSettings, ...]
+    primary: str
+    """Hostname of the node that issues join tokens and serves the kubeconfig."""
+    node_size: NodeSize
+    storage: StorageSettings | None
+    ssh_user: str
+    metallb_range: str
+    """What ``microk8s enable metallb:`` gets; default: the floating IP alone."""
+
+    @property
+    def primary_node(self) -> NodeSettings:
+        return next(n for n in self.nodes if n.hostname == self.primary)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The secret inputs, as Pulumi secrets. ``None`` where the optional secret is not set."""
+
+    manager_password: pulumi.Output[str]
+    ssh_private_key: pulumi.Output[str] | None = None
+    ssh_password: pulumi.Output[str] | None = None
+    activation_token: pulumi.Output[str] | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    settings: Settings
+    secrets: Secrets
+
+
+# ------------------------------------------------------------------------------------------ the keys
+
+#: Secret keys, and whether the program needs them (``sshPrivateKey``/``sshPassword``: at least one).
+SECRET_KEYS: Mapping[str, str] = {
+    "sshPrivateKey": "the SSH private key (OpenSSH or PEM) for sshUser; or set sshPassword",
+    "sshPassword": "the password of sshUser, for SSH and sudo; or set sshPrivateKey",
+    "managerPassword": "the Gateway Manager's admin password (chart value secrets.defaultPassword)",
+    "activationToken": "the management profile's activation token (optional: without it, no registration)",
+}
+REQUIRED_SECRETS: tuple[str, ...] = ("managerPassword",)
+ONE_OF_SECRETS: tuple[str, ...] = ("sshPrivateKey", "sshPassword")
+
+#: Non-secret keys, read as JSON values (maps and lists) or strings.
+OBJECT_KEYS: tuple[str, ...] = ("vsphere", "ova", "network", "nodes", "nodeSize", "storage")
+STRING_KEYS: tuple[str, ...] = ("floatingIp", "primary", "sshUser", "metallbRange")
+KNOWN_KEYS: tuple[str, ...] = (*OBJECT_KEYS, *STRING_KEYS, *SECRET_KEYS)
+
+
+# -------------------------------------------------------------------------------------------- parsing
+
+
+def _vsphere(r: _Reader, raw: Any) -> VSphereSettings | None:
+    if raw is None:
+        r.fail("vsphere", None, "is required: a map with datacenter, datastore and network.")
+        return None
+    m = r.obj(
+        raw,
+        "vsphere",
+        required=("datacenter", "datastore", "network"),
+        optional=("cluster", "folder", "resourcePool"),
+    )
+    if m is None:
+        return None
+    s = {k: r.string(m.get(k), f"vsphere.{k}", example=ex) for k, ex in _VSPHERE_EXAMPLES.items()}
+    if not (s["datacenter"] and s["datastore"] and s["network"]):
+        return None
+    return VSphereSettings(
+        datacenter=s["datacenter"],
+        datastore=s["datastore"],
+        network=s["network"],
+        cluster=s["cluster"],
+        folder=s["folder"],
+        resource_pool=s["resourcePool"],
+    )
+
+
+_VSPHERE_EXAMPLES = {
+    "datacenter": "dc-east",
+    "datastore": "vsanDatastore",
+    "network": "VM Network",
+    "cluster": "compute-01",
+    "folder": "gateways/prod",
+    "resourcePool": "compute-01/Resources/gateways",
+}
+
+
+def _ova(r: _Reader, raw: Any) -> OvaSettings | None:
+    if raw is None:
+        r.fail("ova", None, "is required: a map with version and exactly one of url or path.")
+        return None
+    m = r.obj(raw, "ova", required=("version",), optional=("url", "path", "deploy", "properties", "ovfNetwork"))
+    if m is None:
+        return None
+    version = r.string(m.get("version"), "ova.version", example="17.0.0")
+    url = r.string(m.get("url"), "ova.url", example="https://downloads.example.com/gateway-17.0.0.ova")
+    path = r.string(m.get("path"), "ova.path", example="/srv/images/gateway-17.0.0.ova")
+    ok = True
+    has_url, has_path = m.get("url") is not None, m.get("path") is not None
+    if has_url == has_path:
+        r.fail(
+            "ova",
+            {"url": m.get("url"), "path": m.get("path")} if has_url else None,
+            "set exactly one of ova.url (an https URL) or ova.path (a local .ova file), not "
+            + ("both." if has_url else "neither."),
+        )
+        ok = False
+    if url is not None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            r.fail("ova.url", url, "must be an http(s) URL to the .ova file, e.g. 'https://host/gateway.ova'.")
+            ok = False
+    if path is not None and not path.lower().endswith((".ova", ".ovf")):
+        r.fail("ova.path", path, "must name a .ova or .ovf file.")
+        ok = False
+    deploy = m.get("deploy", "library")
+    if deploy not in ("library", "ovf"):
+        r.fail("ova.deploy", deploy, "must be 'library' (one content library item for all nodes) or 'ovf'.")
+        ok = False
+    properties = dict(DEFAULT_OVA_PROPERTIES)
+    props_raw = m.get("properties")
+    if props_raw is not None:
+        pm = r.obj(props_raw, "ova.properties", optional=tuple(DEFAULT_OVA_PROPERTIES))
+        for name, key in (pm or {}).items():
+            if name in DEFAULT_OVA_PROPERTIES:
+                value = r.string(key, f"ova.properties.{name}", example=DEFAULT_OVA_PROPERTIES[name])
+                if value is None:
+                    ok = False
+                else:
+                    properties[name] = value
+    ovf_network = r.string(m.get("ovfNetwork"), "ova.ovfNetwork", example="VM Network")
+    if not ok or version is None:
+        return None
+    return OvaSettings(
+        version=version,
+        url=url,
+        path=path,
+        deploy=deploy,
+        properties=properties,
+        ovf_network=ovf_network or "VM Network",
+    )
+
+
+def _network(r: _Reader, raw: Any) -> NetworkSettings | None:
+    if raw is None:
+        r.fail("network", None, "is required: a map with cidr, gateway and dns.")
+        return None
+    m = r.obj(raw, "network", required=("cidr", "gateway", "dns"), optional=("dhcpRanges",))
+    if m is None:
+        return None
+    cidr: IPNetwork | None = None
+    cidr_raw = m.get("cidr")
+    if cidr_raw is not None:
+        try:
+            cidr = ipaddress.ip_network(str(cidr_raw).strip(), strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(str(cidr_raw).strip(), strict=False)
+                r.fail("network.cidr", cidr_raw, f"has host bits set; write the network address: '{loose}'.")
+            except ValueError:
+                r.fail("network.cidr", cidr_raw, "is not a subnet in CIDR form, e.g. '10.20.30.0/24'.")
+    gateway = r.address(m.get("gateway"), "network.gateway")
+    dns: list[IPAddress] = []
+    dns_raw = m.get("dns")
+    if isinstance(dns_raw, str):
+        dns_raw = [dns_raw]
+    dns_items = r.items(dns_raw, "network.dns", example="['10.20.0.53']")
+    if dns_raw is not None and not dns_items and isinstance(dns_raw, list):
+        r.fail("network.dns", dns_raw, "needs at least one DNS server address.")
+    for i, item in enumerate(dns_items):
+        address = r.address(item, f"network.dns[{i}]")
+        if address is not None:
+            dns.append(address)
+    ranges: list[tuple[IPAddress, IPAddress]] = []
+    for i, item in enumerate(
+        r.items(m.get("dhcpRanges"), "network.dhcpRanges", example="['10.20.30.100-10.20.30.199']")
+    ):
+        parsed = _range(r, item, f"network.dhcpRanges[{i}]")
+        if parsed is not None:
+            ranges.append(parsed)
+    if cidr is None or gateway is None or len(dns) != len(dns_items) or not dns:
+        return None
+    return NetworkSettings(cidr=cidr, gateway=gateway, dns=tuple(dns), dhcp_ranges=tuple(ranges))
+
+
+def _range(r: _Reader, raw: Any, path: str) -> tuple[IPAddress, IPAddress] | None:
+    parts = raw.split("-") if isinstance(raw, str) else []
+    try:
+        if len(parts) != 2:
+            raise ValueError(raw)
+        first, last = ipaddress.ip_address(parts[0].strip()), ipaddress.ip_address(parts[1].strip())
+    except ValueError:
+        r.fail(path, raw, "must be a range 'first-last' of two addresses, e.g. '10.20.30.100-10.20.30.199'.")
+        return None
+    if not _ordered(first, last):
+        r.fail(path, raw, "must run from the lower address to the higher one, both of one IP version.")
+        return None
+    return first, last
+
+
+def _nodes(r: _Reader, raw: Any) -> list[NodeSettings] | None:
+    example = "[{hostname: gw-node-1, esxiHost: esx-01.example.com, ip: 10.20.30.41}]"
+    if raw is None:
+        r.fail("nodes", None, f"is required: a list of nodes, e.g. {example}.")
+        return None
+    items = r.items(raw, "nodes", example=example)
+    if isinstance(raw, list) and not raw:
+        r.fail("nodes", raw, "needs at least one node.")
+    nodes: list[NodeSettings] = []
+    ok = isinstance(raw, list)
+    for i, item in enumerate(items):
+        path = f"nodes[{i}]"
+        m = r.obj(item, path, required=("hostname", "esxiHost", "ip"), optional=("sshHostKey",))
+        if m is None:
+            ok = False
+            continue
+        hostname = r.string(m.get("hostname"), f"{path}.hostname", example="gw-node-1")
+        if hostname is not None and not _HOSTNAME.match(hostname):
+            r.fail(
+                f"{path}.hostname",
+                hostname,
+                "is not a lowercase RFC 1123 label: 1-63 characters a-z, 0-9 and '-', "
+                "starting and ending with a letter or digit (e.g. 'gw-node-1').",
+            )
+            hostname = None
+        esxi = r.string(m.get("esxiHost"), f"{path}.esxiHost", example="esx-01.example.com")
+        ip = r.address(m.get("ip"), f"{path}.ip")
+        key = r.string(m.get("sshHostKey"), f"{path}.sshHostKey", example="ssh-ed25519 AAAAC3Nza...")
+        if key is not None and not re.match(r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+", key):
+            r.fail(f"{path}.sshHostKey", key, "must be a public host key line, e.g. 'ssh-ed25519 AAAAC3Nza...'.")
+            key = None
+        if hostname is None or esxi is None or ip is None:
+            ok = False
+            continue
+        nodes.append(NodeSettings(hostname=hostname, esxi_host=esxi, ip=ip, ssh_host_key=key))
+    return nodes if ok else None
+
+
+def _node_size(r: _Reader, raw: Any) -> NodeSize:
+    if raw is None:
+        return NodeSize()
+    m = r.obj(raw, "nodeSize", optional=("cpus", "memoryMb", "diskGb")) or {}
+    default = NodeSize()
+    size = NodeSize(
+        cpus=r.integer(m.get("cpus"), "nodeSize.cpus", default=default.cpus),
+        memory_mb=r.integer(m.get("memoryMb"), "nodeSize.memoryMb", default=default.memory_mb),
+        disk_gb=r.integer(m.get("diskGb"), "nodeSize.diskGb", default=default.disk_gb),
+    )
+    if size.memory_mb % 4:
+        # vSphere rejects a memory size that is not a multiple of 4 MB when the VM is created.
+        r.fail("nodeSize.memoryMb", m.get("memoryMb"), "must be a multiple of 4 (vSphere's rule), e.g. 8192.")
+    return size
+
+
+def _storage(r: _Reader, raw: Any) -> StorageSettings | None:
+    if raw is None:
+        return None
+    m = r.obj(raw, "storage", required=("nfsServer", "nfsPath"))
+    if m is None:
+        return None
+    server = r.string(m.get("nfsServer"), "storage.nfsServer", example="nfs.example.com")
+    path = r.string(m.get("nfsPath"), "storage.nfsPath", example="/exports/gateway")
+    if path is not None and not path.startswith("/"):
+        r.fail("storage.nfsPath", path, "must be the export's absolute path, e.g. '/exports/gateway'.")
+        return None
+    if server is None or path is None:
+        return None
+    return StorageSettings(nfs_server=server, nfs_path=path)
+
+
+def _duplicates(values: Iterator[tuple[str, str]]) -> Iterator[tuple[str, str, str]]:
+    """Yields (path, value, first_path) for each value already seen."""
+    seen: dict[str, str] = {}
+    for path, value in values:
+        if value in seen:
+            yield path, value, seen[value]
+        else:
+            seen[value] = path
+
+
+def _metallb_range(r: _Reader, raw: Any, floating: IPAddress | None) -> str | None:
+    if raw is None:
+        return f"{floating}-{floating}" if floating is not None else None
+    text = r.string(raw, "metallbRange", example="10.20.30.50-10.20.30.59")
+    if text is None:
+        return None
+    covered = False
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "/" in part:
+                net = ipaddress.ip_network(part, strict=True)
+                covered |= floating is not None and floating in net
+            else:
+                first_s, last_s = part.split("-")
+                first, last = ipaddress.ip_address(first_s.strip()), ipaddress.ip_address(last_s.strip())
+                if not _ordered(first, last):
+                    raise ValueError(part)
+                covered |= floating is not None and _ordered(first, floating) and _ordered(floating, last)
+        except ValueError:
+            r.fail(
+                "metallbRange",
+                raw,
+                "must be comma-separated ranges 'first-last' or CIDRs, e.g. '10.20.30.50-10.20.30.59'.",
+            )
+            return None
+    if floating is not None and not covered:
+        r.fail(
+            "metallbRange",
+            raw,
+            f"must contain the floating IP {floating}, which MetalLB serves the manager on.",
+        )
+        return None
+    return ",".join(p.strip() for p in text.split(","))
+
+
+def parse(
+    raw: Mapping[str, Any],
+    *,
+    secrets_present: Mapping[str, bool],
+    other_keys: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Validates the raw ``gateway-cluster:`` values (keys without the namespace) into :class:`Settings`.
+
+    ``secrets_present`` says which secret keys are set (their values are never looked at here);
+    ``other_keys`` are any further keys set in the namespace: each is a typo or a stale key, and an error.
+    Raises :class:`ConfigError` with every issue found.
+    """
+    r = _Reader()
+    for key, value in (other_keys or {}).items():
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "remove it (see the README's config reference)."
+        r.fail(key, value, f"is not a key of this program; {hint}")
+    vsphere = _vsphere(r, raw.get("vsphere"))
+    ova = _ova(r, raw.get("ova"))
+    network = _network(r, raw.get("network"))
+    floating_raw = raw.get("floatingIp")
+    if floating_raw is None:
+        r.fail("floatingIp", None, "is required: the Gateway Manager's address, served by MetalLB.")
+    floating = r.address(floating_raw, "floatingIp")
+    nodes = _nodes(r, raw.get("nodes"))
+    node_size = _node_size(r, raw.get("nodeSize"))
+    storage = _storage(r, raw.get("storage"))
+    ssh_user = r.string(raw.get("sshUser"), "sshUser", example="gateway-admin")
+    if raw.get("sshUser") is None:
+        r.fail("sshUser", None, "is required: the appliance's (non-root) login user.")
+    metallb = _metallb_range(r, raw.get("metallbRange"), floating)
+
+    if nodes:
+        for path, value, first in _duplicates((f"nodes[{i}].hostname", n.hostname) for i, n in enumerate(nodes)):
+            r.fail(path, value, f"duplicates {_key(first)}; every node needs its own hostname.")
+        addresses = [(f"nodes[{i}].ip", str(n.ip)) for i, n in enumerate(nodes)]
+        if floating is not None:
+            addresses.append(("floatingIp", str(floating)))
+        for path, value, first in _duplicates(iter(addresses)):
+            r.fail(path, value, f"duplicates {_key(first)}; node IPs and the floating IP must all differ.")
+    primary = raw.get("primary")
+    if primary is not None:
+        primary = r.string(primary, "primary", example="gw-node-1")
+        if nodes and primary is not None and primary not in {n.hostname for n in nodes}:
+            names = ", ".join(n.hostname for n in nodes)
+            r.fail(
+                "primary",
+                primary,
+                f"is not one of the nodes ({names}). To remove the primary node, first make another node "
+                "primary, apply, then remove it.",
+            )
+    elif nodes:
+        primary = nodes[0].hostname
+
+    missing = [k for k in REQUIRED_SECRETS if not secrets_present.get(k)]
+    for k in missing:
+        r.fail(k, None, f"is required: {SECRET_KEYS[k]}. Set it with `pulumi config set --secret {k}`.")
+    if not any(secrets_present.get(k) for k in ONE_OF_SECRETS):
+        r.fail(
+            "sshPrivateKey",
+            None,
+            "set one of sshPrivateKey or sshPassword: `pulumi config set --secret sshPrivateKey < key`.",
+        )
+
+    if r.issues:
+        raise ConfigError(r.issues)
+    assert vsphere and ova and network and floating and nodes and primary and ssh_user and metallb
+    return Settings(
+        vsphere=vsphere,
+        ova=ova,
+        network=network,
+        floating_ip=floating,
+        nodes=tuple(nodes),
+        primary=primary,
+        node_size=node_size,
+        storage=storage,
+        ssh_user=ssh_user,
+        metallb_range=metallb,
+    )
+
+
+def read_raw(config: pulumi.Config) -> dict[str, Any]:
+    """The non-secret values as JSON-like data. A map or list that is not valid JSON is kept as its text,
+    so :func:`parse` reports it against its key."""
+    raw: dict[str, Any] = {}
+    for key in (*OBJECT_KEYS, *STRING_KEYS):
+        text = config.get(key)
+        if text is None:
+            continue
+        if key in OBJECT_KEYS:
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError:
+                raw[key] = text
+        else:
+            raw[key] = text
+    return raw
+
+
+def _json_or_text(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) else text
+    except json.JSONDecodeError:
+        return text
+
+
+def _other_keys() -> dict[str, Any]:
+    """Keys set in this namespace that the program does not know (typos such as ``nodesize``), with values."""
+    # Config reaches a program through the runtime's map (set by the language host or by the mocks) and the
+    # PULUMI_CONFIG environment; neither has a public listing API, so both are read here, in one place.
+    from pulumi.runtime import config as runtime_config
+
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    return {
+        k[len(prefix) :]: "[secret]" if runtime_config.is_config_secret(k) else _json_or_text(v)
+        for k, v in sorted(values.items())
+        if k.startswith(prefix) and k[len(prefix) :] not in KNOWN_KEYS
+    }
+
+
+def load(config: pulumi.Config | None = None) -> StackConfig:
+    """Reads and validates the stack's configuration. Raises :class:`ConfigError`; registers nothing."""
+    config = config or pulumi.Config(NAMESPACE)
+    secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
+    settings = parse(
+        read_raw(config),
+        secrets_present={k: v is not None for k, v in secrets.items()},
+        other_keys=_other_keys(),
+    )
+    manager_password = secrets["managerPassword"]
+    assert manager_password is not None  # parse() rejects a config without it
+    return StackConfig(
+        settings=settings,
+        secrets=Secrets(
+            manager_password=manager_password,
+            ssh_private_key=secrets["sshPrivateKey"],
+            ssh_password=secrets["sshPassword"],
+            activation_token=secrets["activationToken"],
+        ),
+    )

@@ -1,0 +1,149 @@
+"""GatewayNode: one gateway VM from the vendor's OVA, on one ESXi host, with a static address."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_vsphere as vsphere
+
+from components.config import NetworkSettings, NodeSettings, NodeSize, OvaSettings
+
+
+@dataclass(frozen=True)
+class OvaSource:
+    """Where a node's image comes from: a content library item (library mode) or the OVA itself (ovf mode)."""
+
+    ova: OvaSettings
+    """The image settings (source, vApp property keys, OVF network name)."""
+    library_item_id: pulumi.Input[str] | None = None
+    """The content library item to clone from; ``None`` deploys each VM from the OVA directly."""
+
+
+@dataclass(frozen=True)
+class GatewayNodeArgs:
+    """Everything one node needs; the vSphere IDs come from the cluster's look-ups."""
+
+    node: NodeSettings
+    """Hostname, ESXi host and IP of this node."""
+    network: NetworkSettings
+    """The subnet: netmask, gateway and DNS servers for the static address."""
+    size: NodeSize
+    """vCPUs, memory and disk size."""
+    image: OvaSource
+    """The OVA or the library item to build the VM from."""
+    datacenter_id: pulumi.Input[str]
+    """Managed object ID of the datacenter (used to find the ESXi host)."""
+    datastore_id: pulumi.Input[str]
+    """Managed object ID of the datastore for the VM's disks."""
+    network_id: pulumi.Input[str]
+    """Managed object ID of the port group for the primary NIC."""
+    resource_pool_id: pulumi.Input[str] | None
+    """Resource pool; ``None``: the host's own root pool (a standalone host, no cluster)."""
+    folder: str | None
+    """VM folder path, or ``None`` for the datacenter's root VM folder."""
+    annotation: str
+    """The VM's notes in vCenter: which project and stack manage it."""
+
+
+def vapp_properties(node: NodeSettings, network: NetworkSettings, keys: Mapping[str, str]) -> dict[str, str]:
+    """The OVA's vApp properties that give the node its hostname and static address at first boot."""
+    values = {
+        "hostname": node.hostname,
+        "ip": str(node.ip),
+        "netmask": network.netmask,
+        "gateway": str(network.gateway),
+        "dns": ",".join(str(d) for d in network.dns),
+    }
+    return {keys[field]: value for field, value in values.items()}
+
+
+class GatewayNode(pulumi.ComponentResource):
+    """A gateway VM pinned to its ESXi host, sized and addressed from config."""
+
+    hostname: pulumi.Output[str]
+    ip: pulumi.Output[str]
+    esxi_host: pulumi.Output[str]
+    esxi_host_id: pulumi.Output[str]
+    vm_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GatewayNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gateway-cluster:index:GatewayNode", name, None, opts)
+        node = args.node
+
+        # The output form of the invoke: under a program with many pending registrations it does not block
+        # the event loop, and the VM simply waits for it.
+        host = vsphere.get_host_output(
+            name=node.esxi_host,
+            datacenter_id=args.datacenter_id,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        ova = args.image.ova
+        if args.image.library_item_id is not None:
+            clone = vsphere.VirtualMachineCloneArgs(template_uuid=args.image.library_item_id)
+            ovf_deploy = None
+        else:
+            clone = None
+            ovf_deploy = vsphere.VirtualMachineOvfDeployArgs(
+                remote_ovf_url=ova.url,
+                local_ovf_path=ova.path,
+                disk_provisioning="thin",
+                ovf_network_map={ova.ovf_network: args.network_id},
+            )
+
+        vm = vsphere.VirtualMachine(
+            f"{name}-vm",
+            name=node.hostname,
+            annotation=args.annotation,
+            resource_pool_id=args.resource_pool_id if args.resource_pool_id is not None else host.resource_pool_id,
+            host_system_id=host.id,
+            datastore_id=args.datastore_id,
+            folder=args.folder,
+            num_cpus=args.size.cpus,
+            memory=args.size.memory_mb,
+            network_interfaces=[vsphere.VirtualMachineNetworkInterfaceArgs(network_id=args.network_id)],
+            # The OVA's system disk, grown to the configured size (vSphere only grows disks, never shrinks).
+            disks=[vsphere.VirtualMachineDiskArgs(label="disk0", size=args.size.disk_gb)],
+            clone=clone,
+            ovf_deploy=ovf_deploy,
+            vapp=vsphere.VirtualMachineVappArgs(properties=vapp_properties(node, args.network, ova.properties)),
+            # The appliance has no guest customization: its first-boot script applies the vApp properties.
+            # Waiting for a routable guest IP means that script ran and the node can be reached over SSH.
+            wait_for_guest_net_timeout=10,
+            wait_for_guest_net_routable=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=[
+                    # A node keeps the image it was built from: a new `ova` in config (a new library item or
+                    # URL) must not replace every VM in one `pulumi up`, which would take the whole cluster
+                    # down at once. Only an explicit, one-node-at-a-time replacement (the rolling upgrade)
+                    # rebuilds a node from the new image.
+                    "clone",
+                    "ovfDeploy",
+                    # vApp properties are read by the appliance once, at first boot, so changing them later
+                    # cannot re-address a running node; and the provider reports a perpetual diff on them
+                    # (terraform-provider-vsphere #1617). Re-addressing a node means replacing it.
+                    "vapp",
+                    # Reported as changed on every refresh for OVF-deployed VMs (pulumi-vsphere #472).
+                    "eptRviMode",
+                    "hvMode",
+                ],
+            ),
+        )
+
+        self.hostname = pulumi.Output.from_input(node.hostname)
+        self.ip = pulumi.Output.from_input(str(node.ip))
+        self.esxi_host = pulumi.Output.from_input(node.esxi_host)
+        self.esxi_host_id = host.id
+        self.vm_id = vm.id
+        self.vm = vm
+        self.register_outputs(
+            {
+                "hostname": self.hostname,
+                "ip": self.ip,
+                "esxiHost": self.esxi_host,
+                "esxiHostId": self.esxi_host_id,
+                "vmId": self.vm_id,
+            }
+        )

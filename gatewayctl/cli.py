@@ -1,0 +1,174 @@
+"""``gatewayctl``: the offline plan and other operator tools. Run from the project root.
+
+Exit codes: 0 ok; 1 mandatory policy violation (``plan``) or failed check (``preflight``); 2 invalid
+configuration; 3 anything else (unknown stack, unreadable file, internal error). No path prints a traceback
+unless ``GATEWAYCTL_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from components.config import ConfigError, ConfigIssue
+from gatewayctl import stackfile
+from gatewayctl.harness import InventoryError
+
+EXIT_OK, EXIT_VIOLATION, EXIT_CONFIG, EXIT_OTHER = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A bad command-line value (exit 3, like any failure that is not the stack's config)."""
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def project_dir() -> Path:
+    here = Path.cwd()
+    if not (here / "Pulumi.yaml").is_file():
+        raise UsageError(f"no Pulumi.yaml in {here}: run gatewayctl from the project root")
+    return here
+
+
+def config_error_json(stack: str, error: ConfigError) -> dict[str, Any]:
+    def one(issue: ConfigIssue) -> dict[str, Any]:
+        return {"key": issue.key, "value": issue.value, "message": issue.message}
+
+    return {"stack": stack, "error": one(error.issues[0]), "errors": [one(i) for i in error.issues]}
+
+
+def _read_policy_config(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"--policy-config {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--policy-config {path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--policy-config {path}: must be a JSON object of policy name to settings")
+    return data
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or ":" not in key:
+            raise UsageError(f"--config {pair!r}: write it as namespace:key=value, e.g. gateway-cluster:primary=gw-2")
+        out[key] = value
+    return out
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from gatewayctl import plan as planning
+
+    root = project_dir()
+    inventory = None
+    if args.vcenter:
+        from gatewayctl import vcenter
+
+        inventory = vcenter.live_inventory(root, args.stack)
+    policy_config = _read_policy_config(args.policy_config)
+    try:
+        result = planning.make_plan(root, args.stack, inventory=inventory, overrides=_overrides(args.config))
+    except ConfigError as error:
+        if args.json:
+            print(json.dumps(config_error_json(args.stack, error), indent=2))
+        else:
+            _err(f"gatewayctl plan: stack '{args.stack}': {error}")
+        return EXIT_CONFIG
+    if not args.no_policies:
+        from gatewayctl import policy_eval
+
+        result.violations = policy_eval.evaluate(result.run, policy_config)
+    for warning in result.prepared.warnings:
+        _err(f"warning: {warning}")
+    if args.json:
+        print(json.dumps(planning.to_json(result, show_secrets=args.show_secrets), indent=2))
+    else:
+        print(planning.to_text(result, show_secrets=args.show_secrets))
+    return EXIT_VIOLATION if result.mandatory_violations else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gatewayctl", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="offline preview of a stack: resources, outputs, secrets needed, policies")
+    plan.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to plan")
+    plan.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    plan.add_argument("--show-secrets", action="store_true", help="show secret values instead of [secret]")
+    plan.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        help="policy pack config (JSON), as for `pulumi preview --policy-pack-config`",
+    )
+    plan.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    plan.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. gateway-cluster:primary=gw-prod-2 (repeatable)",
+    )
+    plan.add_argument(
+        "--vcenter",
+        action="store_true",
+        help="answer vSphere look-ups from the live vCenter (credentials as for preflight)",
+    )
+    plan.set_defaults(func=cmd_plan)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Further subcommands: each registers its parser and sets ``func``.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (UsageError, stackfile.StackError) as exc:
+        _err(f"gatewayctl {args.command}: {exc}")
+        return EXIT_OTHER
+    except InventoryError as exc:
+        _err(
+            f"gatewayctl {args.command}: vSphere look-up failed: {exc}. Check the name in the stack's "
+            "gateway-cluster:vsphere / nodes[].esxiHost against vCenter (`gatewayctl preflight` checks them all)."
+        )
+        return EXIT_OTHER
+    except KeyboardInterrupt:
+        _err("gatewayctl: interrupted")
+        return EXIT_OTHER
+    except Exception as exc:  # noqa: BLE001 - the promise is: no traceback, exit 3, unless debugging
+        if os.environ.get("GATEWAYCTL_DEBUG") == "1":
+            traceback.print_exc()
+        _err(
+            f"gatewayctl {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "(set GATEWAYCTL_DEBUG=1 for the traceback)"
+        )
+        return EXIT_OTHER
+
+
+def run_and_exit(argv: Sequence[str] | None = None) -> NoReturn:
+    code = main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Pulumi runtime leaves gRPC and executor threads behind; a normal interpreter exit can print their
+    # shutdown noise. Everything is flushed, so leave at once with the promised code.
+    os._exit(code)

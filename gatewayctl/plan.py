@@ -1,0 +1,204 @@
+"""The offline plan: what ``pulumi preview`` would show, computed under Pulumi's mock runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gatewayctl import harness, stackfile
+from gatewayctl.harness import Inventory, Resource, Run
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy violation, as the engine reports it."""
+
+    policy: str
+    level: str
+    """advisory, mandatory or remediate."""
+    message: str
+    urn: str | None
+
+
+@dataclass
+class Plan:
+    stack: str
+    run: Run
+    prepared: stackfile.PreparedConfig
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def mandatory_violations(self) -> list[Violation]:
+        return [v for v in self.violations if v.level == "mandatory"]
+
+
+def make_plan(
+    project_dir: Path,
+    stack: str,
+    *,
+    inventory: Inventory | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Plan:
+    """Runs the program for ``stack`` offline. Raises ``ConfigError`` (invalid config) or ``StackError``."""
+    prepared = stackfile.prepare(stackfile.read_stack(project_dir, stack), stack, overrides=overrides)
+    run = harness.run_program(
+        project_dir, stack, prepared.values, secret_keys=prepared.secret_keys, inventory=inventory
+    )
+    return Plan(stack=stack, run=run, prepared=prepared)
+
+
+# ------------------------------------------------------------------------------------------------ JSON
+
+
+def _stack_urn(run: Run) -> str:
+    return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"
+
+
+def to_json(plan: Plan, *, show_secrets: bool = False) -> dict[str, Any]:
+    mask = None if show_secrets else "[secret]"
+    run = plan.run
+    return {
+        "stack": plan.stack,
+        "resources": [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "provider": r.provider,
+                "dependencies": r.dependencies,
+                "inputs": harness.reveal(r.inputs, mask=mask),
+            }
+            for r in run.resources
+        ],
+        "outputs": harness.reveal(run.outputs, mask=mask),
+        "secretsNeeded": plan.prepared.secrets_needed,
+        "violations": [
+            {"policy": v.policy, "level": v.level, "message": v.message, "urn": v.urn} for v in plan.violations
+        ],
+    }
+
+
+# ------------------------------------------------------------------------------------------------ text
+
+#: What ``plan`` shows beside each resource of these types: (label, input path).
+KEY_PROPERTIES: Mapping[str, tuple[tuple[str, tuple[str | int, ...]], ...]] = {
+    "vsphere:index/virtualMachine:VirtualMachine": (
+        ("name", ("name",)),
+        ("host", ("hostSystemId",)),
+        ("cpus", ("numCpus",)),
+        ("memoryMb", ("memory",)),
+        ("diskGb", ("disks", 0, "size")),
+        ("datastore", ("datastoreId",)),
+    ),
+    "vsphere:index/contentLibrary:ContentLibrary": (("name", ("name",)),),
+    "vsphere:index/contentLibraryItem:ContentLibraryItem": (("name", ("name",)), ("from", ("fileUrl",))),
+    "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule": (
+        ("name", ("name",)),
+        ("mandatory", ("mandatory",)),
+    ),
+    "kubernetes:helm.sh/v3:Release": (
+        ("release", ("name",)),
+        ("chart", ("chart",)),
+        ("version", ("version",)),
+    ),
+    "command:remote:Command": (("host", ("connection", "host")),),
+}
+
+
+def _dig(value: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, list) or len(value) <= step:
+                return None
+        elif not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def key_properties(resource: Resource, names: Mapping[str, str]) -> str:
+    """The resource's key inputs; vSphere IDs with the name they were looked up by."""
+    shown = harness.reveal(resource.inputs)
+    parts = []
+    for label, path in KEY_PROPERTIES.get(resource.type, ()):
+        value = _dig(shown, path)
+        if value is not None:
+            text = _format(value)
+            parts.append(f"{label}={names[text]} ({text})" if text in names else f"{label}={text}")
+    return " ".join(parts)
+
+
+def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
+    run = plan.run
+    lines = [
+        f"Offline plan of stack '{plan.stack}' (project {run.project}), computed under Pulumi's mock runtime.",
+        "Every resource would be created on a new stack; a real `pulumi preview` diffs against the stack's state.",
+        "",
+    ]
+    children: dict[str | None, list[Resource]] = {}
+    for r in run.resources:
+        children.setdefault(r.parent, []).append(r)
+    stack_urn = _stack_urn(run)
+    names = run.names_by_id()
+    lines.append(f"+ pulumi:pulumi:Stack  {run.project}-{run.stack}")
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = children.get(parent, [])
+        for i, r in enumerate(kids):
+            last = i == len(kids) - 1
+            props = key_properties(r, names)
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}+ {r.type}  {r.name}" + (f"  ({props})" if props else ""))
+            walk(r.urn, prefix + ("   " if last else "│  "))
+
+    walk(stack_urn, "  ")
+    custom = sum(1 for r in run.resources if r.custom)
+    lines += ["", f"Resources: {custom} to create ({len(run.resources) - custom} components)."]
+
+    outputs = harness.reveal(run.outputs, mask=None if show_secrets else "[secret]")
+    if outputs:
+        lines += ["", "Outputs:"]
+        for key in sorted(outputs):
+            lines.append(f"  {key}: {_render(outputs[key])}")
+
+    if plan.prepared.secrets_needed:
+        lines += ["", "Secrets a real `pulumi up` still needs (stood in for here):"]
+        for key in plan.prepared.secrets_needed:
+            how = (
+                "or the VSPHERE_PASSWORD environment variable"
+                if key == "vsphere:password"
+                else f"`pulumi config set --secret {key}`"
+            )
+            lines.append(f"  - {key}  ({how})")
+
+    lines += ["", _violations_text(plan.violations)]
+    return "\n".join(lines)
+
+
+def _render(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _violations_text(violations: list[Violation]) -> str:
+    if not violations:
+        return "Policies: no violations."
+    lines = [f"Policy violations ({len(violations)}):"]
+    for level in ("mandatory", "remediate", "advisory"):
+        for v in (v for v in violations if v.level == level):
+            where = f"\n      on {v.urn}" if v.urn else ""
+            lines.append(f"  [{level}] {v.policy}: {v.message}{where}")
+    return "\n".join(lines)

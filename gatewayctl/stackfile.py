@@ -1,0 +1,148 @@
+"""Reads ``Pulumi.<stack>.yaml`` into the flat config map the program runs with, standing in for secrets.
+
+``pulumi preview`` decrypts ``secure:`` values with the stack's secrets provider; offline we cannot, so every
+secret the program needs that is ``secure:`` or absent gets a stand-in value (a Pulumi secret all the same)
+and is listed in :attr:`PreparedConfig.secrets_needed`, which a real ``pulumi up`` still has to be given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components import config as cfg
+
+
+class StackError(Exception):
+    """The stack file is missing or unreadable (not a config error: ``plan`` exits 3)."""
+
+
+@dataclass(frozen=True)
+class PreparedConfig:
+    """What the program runs with offline."""
+
+    stack: str
+    values: dict[str, str]
+    """Full key to string value (maps and lists as JSON), as the Pulumi runtime hands config to a program."""
+    secret_keys: list[str]
+    """Full keys of values that are secrets (secure, stood in, or secret keys given in plaintext)."""
+    secrets_needed: list[str] = field(default_factory=list)
+    """Full keys a real ``pulumi up`` must be given (``pulumi config set --secret``)."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def stack_path(project_dir: Path, stack: str) -> Path:
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def committed_stacks(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def read_stack(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The ``config:`` map of a stack file."""
+    path = stack_path(project_dir, stack)
+    if not path.is_file():
+        known = ", ".join(committed_stacks(project_dir)) or "none"
+        raise StackError(f"no stack file {path.name} in {project_dir} (stacks here: {known})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackError(f"{path.name} is not valid YAML: {exc}") from None
+    config = data.get("config") or {}
+    if not isinstance(data, dict) or not isinstance(config, dict):
+        raise StackError(f"{path.name}: 'config' must be a map of keys to values")
+    return config
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _has_secure(value: Any) -> bool:
+    if _is_secure(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def stand_in(key: str) -> str:
+    """The value that stands in for a secret offline: recognisable, unique per key, never a real secret."""
+    return f"offline-stand-in-for-{key}"
+
+
+def prepare(raw: Mapping[str, Any], stack: str, *, overrides: Mapping[str, str] | None = None) -> PreparedConfig:
+    """The program's config from a stack file's ``config:`` map.
+
+    ``overrides`` (full key to value) replace or add values, as ``pulumi config set`` would; a secret key
+    given there is treated as a secret.
+    """
+    ns = cfg.NAMESPACE
+    secret_full = {f"{ns}:{k}" for k in cfg.SECRET_KEYS} | {"vsphere:password"}
+    merged: dict[str, Any] = dict(raw)
+    merged.update(overrides or {})
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    needed: list[str] = []
+    warnings: list[str] = []
+
+    for key, value in merged.items():
+        if _is_secure(value):
+            if key in secret_full:
+                needed.append(key)
+                values[key] = stand_in(key)
+                secret_keys.append(key)
+            else:
+                warnings.append(
+                    f"{key} is encrypted (secure:) but is not a secret key of this program; it cannot be read "
+                    "offline and is left out."
+                )
+            continue
+        if _has_secure(value):
+            warnings.append(f"{key} holds an encrypted value inside a map; it cannot be read offline and is left out.")
+            continue
+        values[key] = _as_config_string(value)
+        if key in secret_full:
+            secret_keys.append(key)
+            if not overrides or key not in overrides:
+                warnings.append(
+                    f"{key} is in plaintext in Pulumi.{stack}.yaml; it is treated as a secret, but anyone who "
+                    f"can read the file can read it. Run `pulumi config set --secret {key}` to encrypt it."
+                )
+
+    def need(key: str) -> None:
+        full = f"{ns}:{key}"
+        values[full] = stand_in(full)
+        secret_keys.append(full)
+        needed.append(full)
+
+    for key in cfg.REQUIRED_SECRETS:
+        if f"{ns}:{key}" not in values:
+            need(key)
+    if not any(f"{ns}:{k}" in values for k in cfg.ONE_OF_SECRETS):
+        need(cfg.ONE_OF_SECRETS[0])
+    if "vsphere:password" not in values:
+        # The provider also reads VSPHERE_PASSWORD; the program itself never sees this value.
+        needed.append("vsphere:password")
+
+    return PreparedConfig(
+        stack=stack,
+        values=values,
+        secret_keys=sorted(set(secret_keys)),
+        secrets_needed=sorted(set(needed)),
+        warnings=warnings,
+    )

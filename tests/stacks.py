@@ -1,0 +1,89 @@
+"""Stack configs for tests: the committed stacks, changed per case, run under the harness or through the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gatewayctl import cli, harness, stackfile
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+#: One unique, recognisable value per secret key, so that a leak of any of them can be found anywhere.
+SENTINELS: dict[str, str] = {
+    "gateway-cluster:managerPassword": "SENTINEL-mgr-pw-6c1f0e",
+    "gateway-cluster:sshPrivateKey": "SENTINEL-ssh-key-93b7d2",
+    "gateway-cluster:sshPassword": "SENTINEL-ssh-pw-51ae08",
+    "gateway-cluster:activationToken": "SENTINEL-activation-4d9c3a",
+    "vsphere:password": "SENTINEL-vsphere-pw-0b62e7",
+}
+
+
+def stack_raw(stack: str) -> dict[str, Any]:
+    """The ``config:`` map of a committed stack file (a deep copy: change it freely)."""
+    return copy.deepcopy(stackfile.read_stack(PROJECT, stack))
+
+
+def flat_config(raw: Mapping[str, Any], secrets: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Full key to string value, as the runtime hands config to a program; secrets added."""
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items() if not _secure(v)}
+    values.update(SENTINELS if secrets is None else secrets)
+    return values
+
+
+def _secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def run_stack(
+    stack: str = "prod",
+    *,
+    raw: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    inventory: harness.Inventory | None = None,
+) -> harness.Run:
+    """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets."""
+    config = flat_config(raw if raw is not None else stack_raw(stack), secrets)
+    return harness.run_program(
+        PROJECT,
+        stack,
+        config,
+        secret_keys=sorted(SENTINELS if secrets is None else secrets),
+        inventory=inventory,
+    )
+
+
+def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:
+    """A project directory that runs this project's program with the given stack files."""
+    for name in ("Pulumi.yaml", "__main__.py", "components", "policies"):
+        if (PROJECT / name).exists():
+            (tmp / name).symlink_to(PROJECT / name)
+    for stack, raw in stacks.items():
+        (tmp / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": dict(raw)}, sort_keys=False))
+    return tmp
+
+
+@contextlib.contextmanager
+def chdir(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def gatewayctl(*argv: str, cwd: Path = PROJECT) -> tuple[int, str, str]:
+    """Runs ``gatewayctl`` in-process (as ``python -m gatewayctl`` would, but without leaving the process)."""
+    out, err = io.StringIO(), io.StringIO()
+    with chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(argv))
+    return code, out.getvalue(), err.getvalue()

@@ -1,0 +1,258 @@
+"""The config model: valid stacks parse; every malformed config exits 2 naming its key, with nothing registered."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import config as cfg
+from gatewayctl import harness
+from tests.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, make_project, stack_raw
+
+NS = "gateway-cluster"
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(key: str, value: Any) -> Mutation:
+    def apply(raw: dict[str, Any]) -> None:
+        raw[f"{NS}:{key}"] = value
+
+    return apply
+
+
+def _drop(key: str) -> Mutation:
+    def apply(raw: dict[str, Any]) -> None:
+        del raw[f"{NS}:{key}"]
+
+    return apply
+
+
+def _edit(key: str, fn: Callable[[Any], None]) -> Mutation:
+    def apply(raw: dict[str, Any]) -> None:
+        fn(raw[f"{NS}:{key}"])
+
+    return apply
+
+
+def _node(i: int, field: str, value: Any) -> Mutation:
+    return _edit("nodes", lambda nodes: nodes[i].__setitem__(field, value))
+
+
+# (id, mutation of the prod stack, the key the first error must name, the bad value it must show)
+MALFORMED: list[tuple[str, Mutation, str, Any]] = [
+    ("vsphere-missing", _drop("vsphere"), "vsphere", None),
+    ("vsphere-not-a-map", _set("vsphere", "dc-east"), "vsphere", "dc-east"),
+    (
+        "vsphere-datacenter-missing",
+        _edit("vsphere", lambda v: v.pop("datacenter")),
+        "vsphere.datacenter",
+        None,
+    ),
+    ("vsphere-typo", _edit("vsphere", lambda v: v.__setitem__("datastor", "x")), "vsphere.datastor", "x"),
+    (
+        "vsphere-empty-network",
+        _edit("vsphere", lambda v: v.__setitem__("network", " ")),
+        "vsphere.network",
+        " ",
+    ),
+    ("ova-url-and-path", _edit("ova", lambda o: o.__setitem__("path", "/srv/gw.ova")), "ova", None),
+    ("ova-neither", _edit("ova", lambda o: o.pop("url")), "ova", None),
+    (
+        "ova-url-ftp",
+        _edit("ova", lambda o: o.__setitem__("url", "ftp://h/gw.ova")),
+        "ova.url",
+        "ftp://h/gw.ova",
+    ),
+    (
+        "ova-path-not-ova",
+        _edit("ova", lambda o: o.update(url=None, path="/srv/gw.iso")),
+        "ova.path",
+        "/srv/gw.iso",
+    ),
+    ("ova-deploy-bad", _edit("ova", lambda o: o.__setitem__("deploy", "clone")), "ova.deploy", "clone"),
+    ("ova-version-missing", _edit("ova", lambda o: o.pop("version")), "ova.version", None),
+    (
+        "ova-property-unknown",
+        _edit("ova", lambda o: o.__setitem__("properties", {"hostnme": "x"})),
+        "ova.properties.hostnme",
+        "x",
+    ),
+    (
+        "cidr-host-bits",
+        _edit("network", lambda n: n.__setitem__("cidr", "10.20.30.5/24")),
+        "network.cidr",
+        "10.20.30.5/24",
+    ),
+    (
+        "cidr-garbage",
+        _edit("network", lambda n: n.__setitem__("cidr", "10.20.30/24x")),
+        "network.cidr",
+        "10.20.30/24x",
+    ),
+    (
+        "gateway-not-ip",
+        _edit("network", lambda n: n.__setitem__("gateway", "router")),
+        "network.gateway",
+        "router",
+    ),
+    ("dns-empty", _edit("network", lambda n: n.__setitem__("dns", [])), "network.dns", []),
+    (
+        "dhcp-reversed",
+        _edit("network", lambda n: n.__setitem__("dhcpRanges", ["10.20.30.199-10.20.30.100"])),
+        "network.dhcpRanges[0]",
+        "10.20.30.199-10.20.30.100",
+    ),
+    (
+        "dhcp-not-a-range",
+        _edit("network", lambda n: n.__setitem__("dhcpRanges", ["10.20.30.100"])),
+        "network.dhcpRanges[0]",
+        "10.20.30.100",
+    ),
+    ("floating-missing", _drop("floatingIp"), "floatingIp", None),
+    ("floating-bad", _set("floatingIp", "10.20.30.500"), "floatingIp", "10.20.30.500"),
+    ("floating-is-node-ip", _set("floatingIp", "10.20.30.42"), "floatingIp", "10.20.30.42"),
+    ("nodes-empty", _set("nodes", []), "nodes", []),
+    ("nodes-not-a-list", _set("nodes", "gw-1,gw-2"), "nodes", "gw-1,gw-2"),
+    ("hostname-uppercase", _node(1, "hostname", "GW-Prod-2"), "nodes[1].hostname", "GW-Prod-2"),
+    ("hostname-underscore", _node(1, "hostname", "gw_prod_2"), "nodes[1].hostname", "gw_prod_2"),
+    ("hostname-too-long", _node(0, "hostname", "g" * 64), "nodes[0].hostname", "g" * 64),
+    ("hostname-duplicate", _node(2, "hostname", "gw-prod-1"), "nodes[2].hostname", "gw-prod-1"),
+    ("ip-duplicate", _node(2, "ip", "10.20.30.41"), "nodes[2].ip", "10.20.30.41"),
+    ("ip-invalid", _node(2, "ip", "10.20.30"), "nodes[2].ip", "10.20.30"),
+    ("esxi-host-missing", _edit("nodes", lambda ns: ns[0].pop("esxiHost")), "nodes[0].esxiHost", None),
+    ("node-typo", _node(0, "esxHost", "esx-01"), "nodes[0].esxHost", "esx-01"),
+    ("ssh-host-key-bad", _node(0, "sshHostKey", "not-a-key"), "nodes[0].sshHostKey", "not-a-key"),
+    ("primary-not-a-node", _set("primary", "gw-prod-9"), "primary", "gw-prod-9"),
+    ("cpus-not-number", _edit("nodeSize", lambda s: s.__setitem__("cpus", "four")), "nodeSize.cpus", "four"),
+    ("cpus-bool", _edit("nodeSize", lambda s: s.__setitem__("cpus", True)), "nodeSize.cpus", True),
+    (
+        "memory-not-4mb",
+        _edit("nodeSize", lambda s: s.__setitem__("memoryMb", 8190)),
+        "nodeSize.memoryMb",
+        8190,
+    ),
+    ("disk-zero", _edit("nodeSize", lambda s: s.__setitem__("diskGb", 0)), "nodeSize.diskGb", 0),
+    (
+        "nfs-path-relative",
+        _edit("storage", lambda s: s.__setitem__("nfsPath", "exports")),
+        "storage.nfsPath",
+        "exports",
+    ),
+    ("nfs-server-missing", _edit("storage", lambda s: s.pop("nfsServer")), "storage.nfsServer", None),
+    ("ssh-user-missing", _drop("sshUser"), "sshUser", None),
+    ("metallb-without-floating", _set("metallbRange", "10.20.30.60-10.20.30.69"), "metallbRange", None),
+    ("metallb-garbage", _set("metallbRange", "ten-twenty"), "metallbRange", "ten-twenty"),
+    ("unknown-key", _set("nodesize", {"cpus": 8}), "nodesize", {"cpus": 8}),
+]
+
+
+@pytest.fixture
+def case_project(tmp_path: Path) -> Callable[[Mutation], Path]:
+    def make(mutate: Mutation) -> Path:
+        raw = stack_raw("prod")
+        mutate(raw)
+        return make_project(tmp_path, {"case": raw})
+
+    return make
+
+
+@pytest.mark.parametrize(("mutate", "key", "value"), [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_malformed_config_exits_2_naming_the_key(case_project, mutate, key, value):
+    project = case_project(mutate)
+    code, out, err = gatewayctl("plan", "--stack", "case", "--json", cwd=project)
+    assert code == 2, f"exit {code}; stderr: {err}"
+    doc = json.loads(out)
+    keys = [e["key"] for e in doc["errors"]]
+    assert f"{NS}:{key}" in keys, f"no error names {NS}:{key}: {doc['errors']}"
+    error = next(e for e in doc["errors"] if e["key"] == f"{NS}:{key}")
+    if value is not None:
+        assert error["value"] == value
+    assert len(error["message"]) > 15 and "Traceback" not in out + err
+    assert doc["stack"] == "case" and doc["error"] == doc["errors"][0]
+
+    # The text form names the key and the fix on stderr, and prints nothing on stdout.
+    code, out, err = gatewayctl("plan", "--stack", "case", cwd=project)
+    assert (code, out) == (2, "")
+    assert f"{NS}:{key}" in err and "Traceback" not in err
+
+
+def test_malformed_config_registers_nothing():
+    raw = stack_raw("prod")
+    raw[f"{NS}:floatingIp"] = "not-an-ip"
+    records: list[harness.Resource] = []
+    with pytest.raises(cfg.ConfigError) as info:
+        harness.run_program(PROJECT, "prod", flat_config(raw), secret_keys=sorted(SENTINELS), record_into=records)
+    assert records == []
+    assert [i.key for i in info.value.issues] == [f"{NS}:floatingIp"]
+
+
+def test_every_problem_is_reported_at_once():
+    raw = stack_raw("prod")
+    raw[f"{NS}:floatingIp"] = "x"
+    raw[f"{NS}:nodes"][0]["ip"] = "y"
+    raw[f"{NS}:ova"]["deploy"] = "z"
+    with pytest.raises(cfg.ConfigError) as info:
+        harness.run_program(PROJECT, "prod", flat_config(raw), secret_keys=sorted(SENTINELS))
+    assert {i.key for i in info.value.issues} == {f"{NS}:floatingIp", f"{NS}:nodes[0].ip", f"{NS}:ova.deploy"}
+
+
+@pytest.mark.parametrize(
+    ("present", "key"),
+    [
+        ({"sshPrivateKey": True}, "managerPassword"),
+        ({"managerPassword": True}, "sshPrivateKey"),
+    ],
+    ids=["manager-password", "ssh-credential"],
+)
+def test_missing_secrets_are_config_errors_without_values(present, key):
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.parse(raw, secrets_present=present)
+    issue = next(i for i in info.value.issues if i.key == f"{NS}:{key}")
+    assert issue.value is None and "--secret" in issue.message
+
+
+def test_invalid_config_prints_no_traceback_even_at_interpreter_exit(case_project):
+    project = case_project(_set("floatingIp", "bogus"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gatewayctl", "plan", "--stack", "case"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "gateway-cluster:floatingIp" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_prod_stack_parses_into_settings():
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    s = cfg.parse(raw, secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    assert [n.hostname for n in s.nodes] == ["gw-prod-1", "gw-prod-2", "gw-prod-3"]
+    assert s.primary == "gw-prod-1"  # default: the first node
+    assert s.network.cidr == ipaddress.ip_network("10.20.30.0/24")
+    assert s.network.netmask == "255.255.255.0"
+    assert s.metallb_range == "10.20.30.50-10.20.30.50"
+    assert s.ova.deploy == "library" and s.ova.properties == cfg.DEFAULT_OVA_PROPERTIES
+    assert s.storage is not None and s.storage.nfs_path == "/exports/gateway-prod"
+
+
+def test_config_rejects_nothing_the_policy_pack_owns():
+    """Two nodes on one host, a node in a DHCP pool, a small VM: structurally valid, so the program builds."""
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    raw["nodes"] = raw["nodes"][:2]
+    raw["nodes"][1]["esxiHost"] = raw["nodes"][0]["esxiHost"]
+    raw["nodes"][1]["ip"] = "10.20.30.150"
+    raw["nodeSize"] = {"cpus": 2, "memoryMb": 4096, "diskGb": 20}
+    raw.pop("storage")
+    s = cfg.parse(raw, secrets_present={"managerPassword": True, "sshPassword": True})
+    assert len(s.nodes) == 2 and s.node_size.cpus == 2

@@ -1,0 +1,181 @@
+"""The VM layer under the mock runtime: one VM per node on its ESXi host, sized, addressed, from one image."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.config import DEFAULT_OVA_PROPERTIES
+from gatewayctl import harness
+from tests.stacks import run_stack, stack_raw
+
+NS = "gateway-cluster"
+VM = "vsphere:index/virtualMachine:VirtualMachine"
+ITEM = "vsphere:index/contentLibraryItem:ContentLibraryItem"
+LIBRARY = "vsphere:index/contentLibrary:ContentLibrary"
+RULE = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule"
+
+
+def scaled(count: int, *, deploy: str = "library", cluster: bool = True) -> dict[str, Any]:
+    """The prod stack with ``count`` nodes, each on its own host."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:nodes"] = [
+        {"hostname": f"gw-{i}", "esxiHost": f"esx-{i:02d}.corp.example.com", "ip": f"10.20.30.{10 + i}"}
+        for i in range(1, count + 1)
+    ]
+    raw[f"{NS}:ova"]["deploy"] = deploy
+    if not cluster:
+        raw[f"{NS}:vsphere"].pop("cluster")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def prod() -> harness.Run:
+    return run_stack("prod")
+
+
+def host_names(run: harness.Run) -> dict[str, str]:
+    return {i.result["id"]: i.args["name"] for i in run.invokes if i.token.endswith("getHost:getHost")}
+
+
+def test_one_vm_per_node_each_on_its_own_esxi_host(prod):
+    vms = prod.by_type(VM)
+    assert [vm.input("name") for vm in vms] == ["gw-prod-1", "gw-prod-2", "gw-prod-3"]
+    hosts = host_names(prod)
+    placed = {vm.input("name"): hosts[vm.input("hostSystemId")] for vm in vms}
+    assert placed == {
+        "gw-prod-1": "esx-01.corp.example.com",
+        "gw-prod-2": "esx-02.corp.example.com",
+        "gw-prod-3": "esx-03.corp.example.com",
+    }
+    for vm in vms:
+        parent = prod.by_urn(vm.parent or "")
+        assert parent.type == "gateway-cluster:index:GatewayNode", vm.urn
+        assert vm.name == f"{parent.name}-vm", vm.urn
+
+
+def test_vms_are_sized_from_node_size(prod):
+    for vm in prod.by_type(VM):
+        assert vm.input("numCpus") == 4, vm.urn
+        assert vm.input("memory") == 8192, vm.urn
+        assert vm.input("disks", 0, "size") == 40, vm.urn
+
+
+def test_hostname_and_static_address_reach_each_vm_as_vapp_properties(prod):
+    p = DEFAULT_OVA_PROPERTIES
+    for vm, ip in zip(prod.by_type(VM), ["10.20.30.41", "10.20.30.42", "10.20.30.43"], strict=True):
+        props = vm.input("vapp", "properties")
+        assert props[p["hostname"]] == vm.input("name"), vm.urn
+        assert props[p["ip"]] == ip, vm.urn
+        assert props[p["netmask"]] == "255.255.255.0", vm.urn
+        assert props[p["gateway"]] == "10.20.30.1", vm.urn
+        assert props[p["dns"]] == "10.20.0.53,10.20.0.54", vm.urn
+
+
+def test_ova_property_keys_follow_config():
+    raw = stack_raw("prod")
+    raw[f"{NS}:ova"]["properties"] = {"ip": "vami.ip0.Gateway", "hostname": "vami.hostname"}
+    run = run_stack(raw=raw)
+    props = run.by_type(VM)[0].input("vapp", "properties")
+    assert props["vami.ip0.Gateway"] == "10.20.30.41" and props["vami.hostname"] == "gw-prod-1"
+    assert DEFAULT_OVA_PROPERTIES["ip"] not in props
+
+
+@pytest.mark.parametrize("count", [1, 3, 7], ids=["one-node", "three-nodes", "seven-nodes"])
+def test_library_mode_fetches_the_ova_exactly_once(count):
+    run = run_stack(raw=scaled(count))
+    fetches = [r for r in run.resources if "fileUrl" in r.inputs or "ovfDeploy" in r.inputs]
+    assert [r.type for r in fetches] == [ITEM]
+    assert fetches[0].input("fileUrl") == "https://downloads.example.com/opsramp/gateway-17.0.0.ova"
+    item = fetches[0]
+    vms = run.by_type(VM)
+    assert len(vms) == count and len(run.by_type(LIBRARY)) == 1
+    for vm in vms:
+        assert vm.input("clone", "templateUuid") == item.id, vm.urn
+        assert run.waits_for(vm, item), vm.urn
+
+
+def test_ovf_mode_deploys_each_vm_from_the_ova():
+    run = run_stack("dev")
+    assert run.by_type(ITEM) == [] and run.by_type(LIBRARY) == []
+    (vm,) = run.by_type(VM)
+    deploy = vm.input("ovfDeploy")
+    assert deploy["remoteOvfUrl"] == "https://downloads.example.com/opsramp/gateway-17.0.0.ova"
+    assert set(deploy["ovfNetworkMap"]) == {"VM Network"}
+    assert "clone" not in vm.inputs
+
+
+def test_nodes_keep_their_image_when_the_ova_changes(prod):
+    """A new OVA in config must not replace the VMs: the image inputs are ignored after creation."""
+    for vm in prod.by_type(VM):
+        ignored = vm.options.get("ignoreChanges", [])
+        assert {"clone", "ovfDeploy", "vapp"} <= set(ignored), vm.urn
+        assert "replaceOnChanges" not in vm.options, vm.urn
+    raw = stack_raw("prod")
+    raw[f"{NS}:ova"] = {
+        "url": "https://downloads.example.com/opsramp/gateway-18.0.0.ova",
+        "version": "18.0.0",
+    }
+    upgraded = run_stack(raw=raw)
+
+    def relevant(run: harness.Run) -> list[dict[str, Any]]:
+        out = []
+        for vm in run.by_type(VM):
+            inputs = copy.deepcopy(harness.reveal(vm.inputs))
+            for key in vm.options.get("ignoreChanges", []):
+                inputs.pop(key, None)
+            out.append(inputs)
+        return out
+
+    # Only ignored inputs differ, so the engine would see no change on any VM.
+    assert relevant(upgraded) == relevant(prod)
+
+
+def test_anti_affinity_rule_keeps_cluster_nodes_apart(prod):
+    (rule,) = prod.by_type(RULE)
+    assert sorted(rule.input("virtualMachineIds")) == sorted(vm.id for vm in prod.by_type(VM))
+    assert rule.input("mandatory") is True
+    assert rule.input("computeClusterId").startswith("domain-c")
+
+
+@pytest.mark.parametrize(("count", "cluster"), [(1, True), (3, False)], ids=["single-node", "standalone-hosts"])
+def test_no_anti_affinity_rule_without_a_cluster_or_a_second_node(count, cluster):
+    run = run_stack(raw=scaled(count, cluster=cluster))
+    assert run.by_type(RULE) == []
+
+
+def test_resource_pool_from_cluster_host_or_config():
+    clustered = run_stack("prod")
+    pool = next(i.result["resourcePoolId"] for i in clustered.invokes if i.token.endswith("getComputeCluster"))
+    assert {vm.input("resourcePoolId") for vm in clustered.by_type(VM)} == {pool}
+
+    standalone = run_stack("dev")
+    host_pool = next(i.result["resourcePoolId"] for i in standalone.invokes if i.token.endswith("getHost"))
+    assert standalone.by_type(VM)[0].input("resourcePoolId") == host_pool
+
+    raw = stack_raw("prod")
+    raw[f"{NS}:vsphere"]["resourcePool"] = "compute-01/Resources/gateways"
+    configured = run_stack(raw=raw)
+    pool_id = next(i.result["id"] for i in configured.invokes if i.token.endswith("getResourcePool"))
+    assert {vm.input("resourcePoolId") for vm in configured.by_type(VM)} == {pool_id}
+
+
+def test_vm_annotation_names_project_and_stack_and_folder_is_set(prod):
+    for vm in prod.by_type(VM):
+        assert "project gateway-cluster, stack prod" in vm.input("annotation"), vm.urn
+        assert vm.input("folder") == "gateways/prod", vm.urn
+
+
+def test_node_outputs_and_stack_export_in_config_order(prod):
+    nodes = harness.reveal(prod.outputs["nodes"])
+    assert [n["hostname"] for n in nodes] == ["gw-prod-1", "gw-prod-2", "gw-prod-3"]
+    vm_ids = {vm.input("name"): vm.id for vm in prod.by_type(VM)}
+    for n in nodes:
+        assert set(n) == {"hostname", "ip", "esxiHost", "vmId"}
+        assert n["vmId"] == vm_ids[n["hostname"]]
+    assert nodes[1]["esxiHost"] == "esx-02.corp.example.com" and nodes[1]["ip"] == "10.20.30.42"
+    assert harness.reveal(prod.outputs["managerUrl"]) == "https://10.20.30.50:5480"
+    node = prod.named("gw-prod-2")
+    assert harness.reveal(node.component_outputs)["esxiHost"] == "esx-02.corp.example.com"
