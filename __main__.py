@@ -4,12 +4,18 @@ Reads and validates the stack's configuration (nothing is registered when it is 
 cluster and exports what operators need.
 """
 
+from pathlib import Path
+
 import pulumi
 
-from components import config
+from components import config, services
 from components.cluster import GatewayCluster, GatewayClusterArgs
 
 stack_config = config.load()
+# Local chart folders and values files are checked here, before anything is registered.
+chart_issues = services.chart_file_issues(stack_config.settings.charts, Path(__file__).resolve().parent)
+if chart_issues:
+    raise config.ConfigError(chart_issues)
 cluster = GatewayCluster(
     "gateway",
     GatewayClusterArgs(
@@ -22,3 +28,5 @@ cluster = GatewayCluster(
 
 pulumi.export("managerUrl", cluster.manager_url)
 pulumi.export("nodes", cluster.nodes)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("registrationStatus", cluster.registration_status)

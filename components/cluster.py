@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +10,11 @@ import pulumi
 import pulumi_vsphere as vsphere
 
 from components.config import Secrets, Settings
+from components.formation import ClusterFormation, ClusterFormationArgs
 from components.library import OvaLibrary, OvaLibraryArgs
 from components.node import GatewayNode, GatewayNodeArgs, OvaSource
+from components.registration import GatewayRegistration, GatewayRegistrationArgs
+from components.services import GatewayServices, GatewayServicesArgs, manager_url
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,29 @@ def cluster_facts(settings: Settings) -> dict[str, Any]:
     }
 
 
+def node_annotation(project: str, stack: str) -> str:
+    """The notes every gateway VM carries in vCenter: which project and stack manage it.
+
+    ``gatewayctl preflight`` reads them back with :func:`annotation_owner` to tell this stack's own VMs from a
+    name clash, so both sides use these two functions and cannot drift apart.
+    """
+    return (
+        f"Gateway cluster node, managed by Pulumi (project {project}, stack {stack}). "
+        "Changes made here are overwritten by the next `pulumi up`."
+    )
+
+
+_ANNOTATION = re.compile(
+    r"^Gateway cluster node, managed by Pulumi \(project (?P<project>[^\s,()]+), stack (?P<stack>[^\s()]+)\)\."
+)
+
+
+def annotation_owner(annotation: str | None) -> tuple[str, str] | None:
+    """``(project, stack)`` from notes written by :func:`node_annotation`; ``None`` for any other notes."""
+    match = _ANNOTATION.match(annotation or "")
+    return (match["project"], match["stack"]) if match else None
+
+
 class GatewayCluster(pulumi.ComponentResource):
     """Gateway VMs on distinct ESXi hosts, formed into one MicroK8s cluster running the Gateway Manager."""
 
@@ -78,6 +105,10 @@ class GatewayCluster(pulumi.ComponentResource):
     """In config order: ``{hostname, ip, esxiHost, vmId}``."""
     manager_url: pulumi.Output[str]
     """Where the Gateway Manager answers: the floating IP, port 5480."""
+    kubeconfig: pulumi.Output[str]
+    """The MicroK8s cluster's kubeconfig (server: the primary's IP). Secret."""
+    registration_status: pulumi.Output[str]
+    """``registered`` once the appliance is registered with the tenant, ``skipped`` when not configured."""
 
     def __init__(self, name: str, args: GatewayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gateway-cluster:index:GatewayCluster", name, cluster_facts(args.settings), opts)
@@ -114,10 +145,7 @@ class GatewayCluster(pulumi.ComponentResource):
             )
             library_item_id = library.item_id
 
-        annotation = (
-            f"Gateway cluster node, managed by Pulumi (project {args.project}, stack {args.stack}). "
-            "Changes made here are overwritten by the next `pulumi up`."
-        )
+        annotation = node_annotation(args.project, args.stack)
         self.gateway_nodes: list[GatewayNode] = [
             GatewayNode(
                 node.hostname,
@@ -150,6 +178,49 @@ class GatewayCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        # The VMs become one MicroK8s cluster: bootstrap, join, addons, kubeconfig, health gate.
+        self.formation = ClusterFormation(
+            f"{name}-formation",
+            ClusterFormationArgs(
+                settings=settings,
+                secrets=args.secrets,
+                vm_ids=[n.vm_id for n in self.gateway_nodes],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.kubeconfig = self.formation.kubeconfig
+
+        # Storage, then the Gateway Manager on the floating IP, installed once the health gate passed.
+        self.services = GatewayServices(
+            f"{name}-services",
+            GatewayServicesArgs(
+                kubeconfig=self.formation.kubeconfig,
+                ready=[self.formation.ready],
+                charts=settings.charts,
+                storage=settings.storage,
+                node_count=len(settings.nodes),
+                floating_ip=str(settings.floating_ip),
+                manager_password=args.secrets.manager_password,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.formation.ready]),
+        )
+        # Registration with the tenant once the manager runs (or "skipped" when not configured).
+        self.registration = GatewayRegistration(
+            f"{name}-registration",
+            GatewayRegistrationArgs(
+                settings=settings.registration,
+                manager_url=manager_url(str(settings.floating_ip)),
+                manager_password=args.secrets.manager_password,
+                activation_token=args.secrets.activation_token,
+                client_key=args.secrets.registration_client_key,
+                client_secret=args.secrets.registration_client_secret,
+                after=[self.services.manager],
+                description=f"Gateway cluster {args.project}/{args.stack}, managed by Pulumi.",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.registration_status = self.registration.status
+
         self.nodes = pulumi.Output.all(
             *[
                 pulumi.Output.all(hostname=n.hostname, ip=n.ip, esxiHost=n.esxi_host, vmId=n.vm_id)
@@ -157,7 +228,14 @@ class GatewayCluster(pulumi.ComponentResource):
             ]
         ).apply(list)
         self.manager_url = pulumi.Output.from_input(f"https://{_url_host(str(settings.floating_ip))}:5480")
-        self.register_outputs({"nodes": self.nodes, "managerUrl": self.manager_url})
+        self.register_outputs(
+            {
+                "nodes": self.nodes,
+                "managerUrl": self.manager_url,
+                "kubeconfig": self.kubeconfig,
+                "registrationStatus": self.registration_status,
+            }
+        )
 
 
 def _url_host(address: str) -> str:

@@ -16,6 +16,7 @@ import difflib
 import ipaddress
 import json
 import re
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -252,6 +253,77 @@ class StorageSettings:
     nfs_path: str
 
 
+#: The vendor's OCI registry for the gateway charts. An example value, like the pinned versions below: use
+#: the registry and the versions the vendor's run-book names for your gateway release.
+DEFAULT_CHART_REPOSITORY = "oci://us-docker.pkg.dev/opsramp-registry/gateway-cluster-charts"
+#: Per chart role: the chart's name and its pinned default version.
+DEFAULT_CHARTS: Mapping[str, tuple[str, str]] = {
+    "storage": ("gateway-persistent-storage", "1.0.0"),
+    "manager": ("gateway-manager", "1.0.0"),
+}
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    """One Helm chart: which chart, exactly which version, and an optional values file."""
+
+    chart: str
+    """The chart's name in the repository, or its folder under ``charts.directory``."""
+    version: str
+    """The exact chart version: pinned, never a range, so a new chart release changes nothing by itself."""
+    values_file: str | None = None
+    """A YAML values file on the machine that runs ``pulumi`` (for storage: the vendor's ``cluster.yaml``)."""
+
+
+@dataclass(frozen=True)
+class ChartsSettings:
+    """Where the two gateway charts come from: an OCI repository, or a local folder of exported charts."""
+
+    storage: ChartSettings = field(default_factory=lambda: ChartSettings(*DEFAULT_CHARTS["storage"]))
+    """The gateway-persistent-storage chart."""
+    manager: ChartSettings = field(default_factory=lambda: ChartSettings(*DEFAULT_CHARTS["manager"]))
+    """The gateway-manager chart."""
+    repository: str | None = DEFAULT_CHART_REPOSITORY
+    """An ``oci://`` repository (the vendor's registry or a mirror); ``None`` when ``directory`` is set."""
+    directory: str | None = None
+    """A local folder with one folder per chart, as ``helm chart export`` wrote them."""
+
+    def reference(self, chart: ChartSettings) -> str:
+        """What Helm installs: ``oci://<repository>/<chart>`` or ``<directory>/<chart>``."""
+        if self.directory is not None:
+            return f"{self.directory.rstrip('/')}/{chart.chart}"
+        return f"{(self.repository or DEFAULT_CHART_REPOSITORY).rstrip('/')}/{chart.chart}"
+
+
+RegistrationMethod = Literal["platform", "token", "skip"]
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """How the cluster registers with the tenant (``docs/registration.md``)."""
+
+    server: str
+    """The tenant's API host (``acme.api.opsramp.com``): the registration's ``opsRampServer`` and the address
+    of the platform API."""
+    method: RegistrationMethod
+    """``platform``: a management profile through the platform API (client key and secret set);
+    ``token``: the ``activationToken`` secret; ``skip``: neither is set, so nothing registers."""
+    manager_user: str = "admin"
+    """The Gateway Manager's user; its password is the ``managerPassword`` secret."""
+    tenant_id: str | None = None
+    """The tenant (client) ID whose management profiles the platform API manages."""
+    profile_id: str | None = None
+    """An existing gateway management profile to attach (a migration from a classic gateway)."""
+    profile_name: str | None = None
+    """The name of a gateway management profile to create."""
+    ca_cert: str | None = None
+    """PEM certificate the appliance must present (or have been signed by); unset: accepted unverified."""
+    platform_ca_cert: str | None = None
+    """PEM CA for the platform API (a TLS-inspecting proxy); unset: the system's trusted CAs."""
+    wait_seconds: int = 900
+    """How long registration waits for the Gateway Manager to answer."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything non-secret the program builds from, validated."""
@@ -268,6 +340,10 @@ class Settings:
     ssh_user: str
     metallb_range: str
     """What ``microk8s enable metallb:`` gets; default: the floating IP alone."""
+    charts: ChartsSettings = field(default_factory=ChartsSettings)
+    """Where the storage and manager charts come from, pinned."""
+    registration: RegistrationSettings | None = None
+    """Registration with the tenant; ``None`` when ``registration`` is not set (nothing registers)."""
 
     @property
     def primary_node(self) -> NodeSettings:
@@ -282,6 +358,10 @@ class Secrets:
     ssh_private_key: pulumi.Output[str] | None = None
     ssh_password: pulumi.Output[str] | None = None
     activation_token: pulumi.Output[str] | None = None
+    registration_client_key: pulumi.Output[str] | None = None
+    """The platform API client key (``registrationClientKey``)."""
+    registration_client_secret: pulumi.Output[str] | None = None
+    """The platform API client secret (``registrationClientSecret``)."""
 
 
 @dataclass(frozen=True)
@@ -298,12 +378,25 @@ SECRET_KEYS: Mapping[str, str] = {
     "sshPassword": "the password of sshUser, for SSH and sudo; or set sshPrivateKey",
     "managerPassword": "the Gateway Manager's admin password (chart value secrets.defaultPassword)",
     "activationToken": "the management profile's activation token (optional: without it, no registration)",
+    # Top-level secret keys rather than fields of the plain `registration` map: a secret inside an object
+    # makes the whole object a secret, and the map's other fields must stay readable at preview.
+    "registrationClientKey": "the platform API client key for management profiles (optional; with tenantId)",
+    "registrationClientSecret": "the platform API client secret for management profiles (optional; with tenantId)",
 }
 REQUIRED_SECRETS: tuple[str, ...] = ("managerPassword",)
 ONE_OF_SECRETS: tuple[str, ...] = ("sshPrivateKey", "sshPassword")
 
 #: Non-secret keys, read as JSON values (maps and lists) or strings.
-OBJECT_KEYS: tuple[str, ...] = ("vsphere", "ova", "network", "nodes", "nodeSize", "storage")
+OBJECT_KEYS: tuple[str, ...] = (
+    "vsphere",
+    "ova",
+    "network",
+    "nodes",
+    "nodeSize",
+    "storage",
+    "charts",
+    "registration",
+)
 STRING_KEYS: tuple[str, ...] = ("floatingIp", "primary", "sshUser", "metallbRange")
 KNOWN_KEYS: tuple[str, ...] = (*OBJECT_KEYS, *STRING_KEYS, *SECRET_KEYS)
 
@@ -575,6 +668,205 @@ def _metallb_range(r: _Reader, raw: Any, floating: IPAddress | None) -> str | No
     return ",".join(p.strip() for p in text.split(","))
 
 
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
+def _chart(r: _Reader, raw: Any, role: str) -> ChartSettings | None:
+    default_chart, default_version = DEFAULT_CHARTS[role]
+    if raw is None:
+        return ChartSettings(default_chart, default_version)
+    path = f"charts.{role}"
+    m = r.obj(raw, path, optional=("chart", "version", "valuesFile"))
+    if m is None:
+        return None
+    chart = r.string(m.get("chart"), f"{path}.chart", example=default_chart) or default_chart
+    version = r.string(m.get("version"), f"{path}.version", example=default_version)
+    if version is not None and not _EXACT_VERSION.match(version):
+        r.fail(
+            f"{path}.version",
+            version,
+            f"must be one exact chart version such as '{default_version}' (no ranges, no 'latest'), so that "
+            "a new chart release changes nothing until you pin it here.",
+        )
+        return None
+    values_file = r.string(m.get("valuesFile"), f"{path}.valuesFile", example="/srv/gateway/cluster.yaml")
+    if m.get("version") is not None and version is None:
+        return None
+    return ChartSettings(chart=chart, version=version or default_version, values_file=values_file)
+
+
+def _charts(r: _Reader, raw: Any) -> ChartsSettings | None:
+    if raw is None:
+        return ChartsSettings()
+    m = r.obj(raw, "charts", optional=("repository", "directory", "storage", "manager"))
+    if m is None:
+        return None
+    repository = r.string(m.get("repository"), "charts.repository", example=DEFAULT_CHART_REPOSITORY)
+    directory = r.string(m.get("directory"), "charts.directory", example="/srv/gateway-charts")
+    ok = True
+    if m.get("repository") is not None and m.get("directory") is not None:
+        r.fail(
+            "charts",
+            {"repository": m.get("repository"), "directory": m.get("directory")},
+            "set one of charts.repository (an oci:// registry) or charts.directory (charts exported with "
+            "`helm chart export`), not both.",
+        )
+        ok = False
+    if repository is not None and not repository.startswith("oci://"):
+        r.fail(
+            "charts.repository",
+            repository,
+            f"must be an OCI repository URL, e.g. '{DEFAULT_CHART_REPOSITORY}'; for charts on disk use "
+            "charts.directory.",
+        )
+        ok = False
+    storage = _chart(r, m.get("storage"), "storage")
+    manager = _chart(r, m.get("manager"), "manager")
+    if not ok or storage is None or manager is None:
+        return None
+    if directory is not None:
+        return ChartsSettings(storage=storage, manager=manager, repository=None, directory=directory)
+    return ChartsSettings(storage=storage, manager=manager, repository=repository or DEFAULT_CHART_REPOSITORY)
+
+
+def _api_host(r: _Reader, raw: Any, path: str) -> str | None:
+    example = "acme.api.opsramp.com"
+    text = r.string(raw, path, example=example)
+    if text is None:
+        return None
+    parsed = urlparse(text if "://" in text else f"//{text}")
+    bare = parsed.netloc
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+    except ValueError:
+        port_ok = False
+    host_ok = bool(parsed.hostname) and port_ok and "@" not in bare
+    if "://" in text or parsed.path not in ("", "/") or not host_ok:
+        # A URL of a good host: suggest the host itself; anything else: the example.
+        hint = bare if host_ok else example
+        r.fail(
+            path,
+            raw,
+            f"must be the tenant's API host alone, optionally with a port (no https://, no path, no user), "
+            f"e.g. '{hint}'.",
+        )
+        return None
+    return bare
+
+
+def _pem(r: _Reader, raw: Any, path: str) -> str | None:
+    if raw is None:
+        return None
+    ok = isinstance(raw, str) and "-----BEGIN CERTIFICATE-----" in raw
+    if ok:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=raw)
+        except (ssl.SSLError, ValueError):
+            ok = False
+    if not ok:
+        shown = raw[:40] + "..." if isinstance(raw, str) and len(raw) > 40 else raw
+        r.fail(
+            path,
+            shown,
+            "must be a PEM certificate ('-----BEGIN CERTIFICATE-----' ...), e.g. set with "
+            f"`pulumi config set --path '{path}' \"$(cat cert.pem)\"`.",
+        )
+        return None
+    return str(raw)
+
+
+def _registration(r: _Reader, raw: Any, secrets_present: Mapping[str, bool]) -> RegistrationSettings | None:
+    has_token = bool(secrets_present.get("activationToken"))
+    has_key = bool(secrets_present.get("registrationClientKey"))
+    has_secret = bool(secrets_present.get("registrationClientSecret"))
+    if raw is None:
+        if has_token or has_key or has_secret:
+            r.fail(
+                "registration",
+                None,
+                "is required to register: a map with server, the tenant's API host, e.g. "
+                "{server: acme.api.opsramp.com}. Or unset activationToken and the registrationClient* secrets.",
+            )
+        return None
+    if isinstance(raw, Mapping):
+        raw = dict(raw)
+        for name, key in (("clientKey", "registrationClientKey"), ("clientSecret", "registrationClientSecret")):
+            if name in raw:
+                raw.pop(name)
+                r.fail(
+                    f"registration.{name}",
+                    "[secret]",
+                    f"must not sit in the plain registration map, where it would be stored unencrypted: remove it "
+                    f"and run `pulumi config set --secret {key}`.",
+                )
+    m = r.obj(
+        raw,
+        "registration",
+        required=("server",),
+        optional=("managerUser", "tenantId", "profileId", "profileName", "caCert", "platformCaCert", "waitSeconds"),
+    )
+    if m is None:
+        return None
+    server = _api_host(r, m.get("server"), "registration.server")
+    user = r.string(m.get("managerUser"), "registration.managerUser", example="admin") or "admin"
+    tenant = r.string(m.get("tenantId"), "registration.tenantId", example="client_12345")
+    profile_id = r.string(m.get("profileId"), "registration.profileId", example="a1b2c3d4-...")
+    profile_name = r.string(m.get("profileName"), "registration.profileName", example="gateway-cluster-prod")
+    ca_cert = _pem(r, m.get("caCert"), "registration.caCert")
+    platform_ca = _pem(r, m.get("platformCaCert"), "registration.platformCaCert")
+    wait = r.integer(m.get("waitSeconds"), "registration.waitSeconds", default=900)
+
+    platform = has_key and has_secret
+    if has_key != has_secret:
+        missing = "registrationClientSecret" if has_key else "registrationClientKey"
+        r.fail(
+            missing,
+            None,
+            f"is required with the other platform API credential: `pulumi config set --secret {missing}`.",
+        )
+    if platform:
+        if has_token:
+            r.fail(
+                "activationToken",
+                "[secret]",
+                "set either activationToken or the platform API credentials (registrationClientKey/Secret), not "
+                "both: with the credentials the program gets the activation token from the management profile.",
+            )
+        if tenant is None and m.get("tenantId") is None:
+            r.fail("registration.tenantId", None, "is required with the platform API credentials: your tenant's ID.")
+        if (m.get("profileId") is None) == (m.get("profileName") is None):
+            r.fail(
+                "registration",
+                {"profileId": m.get("profileId"), "profileName": m.get("profileName")},
+                "set one of registration.profileId (attach an existing management profile, e.g. the classic "
+                "gateway's) or registration.profileName (create a new one), not "
+                + ("both." if m.get("profileId") is not None else "neither."),
+            )
+    elif not (has_key or has_secret):
+        for name in ("tenantId", "profileId", "profileName", "platformCaCert"):
+            if m.get(name) is not None:
+                r.fail(
+                    f"registration.{name}",
+                    m.get(name),
+                    "is only used with the platform API credentials: set the secrets registrationClientKey and "
+                    "registrationClientSecret, or remove it and set the activationToken secret.",
+                )
+    if server is None:
+        return None
+    method: RegistrationMethod = "platform" if platform else "token" if has_token else "skip"
+    return RegistrationSettings(
+        server=server,
+        method=method,
+        manager_user=user,
+        tenant_id=tenant,
+        profile_id=profile_id,
+        profile_name=profile_name,
+        ca_cert=ca_cert,
+        platform_ca_cert=platform_ca,
+        wait_seconds=wait,
+    )
+
+
 def parse(
     raw: Mapping[str, Any],
     *,
@@ -606,6 +898,8 @@ def parse(
     if raw.get("sshUser") is None:
         r.fail("sshUser", None, "is required: the appliance's (non-root) login user.")
     metallb = _metallb_range(r, raw.get("metallbRange"), floating)
+    charts = _charts(r, raw.get("charts"))
+    registration = _registration(r, raw.get("registration"), secrets_present)
 
     if nodes:
         for path, value, first in _duplicates((f"nodes[{i}].hostname", n.hostname) for i, n in enumerate(nodes)):
@@ -641,7 +935,7 @@ def parse(
 
     if r.issues:
         raise ConfigError(r.issues)
-    assert vsphere and ova and network and floating and nodes and primary and ssh_user and metallb
+    assert vsphere and ova and network and floating and nodes and primary and ssh_user and metallb and charts
     return Settings(
         vsphere=vsphere,
         ova=ova,
@@ -653,6 +947,8 @@ def parse(
         storage=storage,
         ssh_user=ssh_user,
         metallb_range=metallb,
+        charts=charts,
+        registration=registration,
     )
 
 
@@ -664,13 +960,7 @@ def read_raw(config: pulumi.Config) -> dict[str, Any]:
         text = config.get(key)
         if text is None:
             continue
-        if key in OBJECT_KEYS:
-            try:
-                raw[key] = json.loads(text)
-            except json.JSONDecodeError:
-                raw[key] = text
-        else:
-            raw[key] = text
+        raw[key] = _json_or_text(text) if key in OBJECT_KEYS else text
     return raw
 
 
@@ -714,5 +1004,7 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
             ssh_private_key=secrets["sshPrivateKey"],
             ssh_password=secrets["sshPassword"],
             activation_token=secrets["activationToken"],
+            registration_client_key=secrets["registrationClientKey"],
+            registration_client_secret=secrets["registrationClientSecret"],
         ),
     )

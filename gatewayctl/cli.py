@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from components.config import ConfigError, ConfigIssue
-from gatewayctl import stackfile
+from gatewayctl import preflight, stackfile
 from gatewayctl.harness import InventoryError
 
 EXIT_OK, EXIT_VIOLATION, EXIT_CONFIG, EXIT_OTHER = 0, 1, 2, 3
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Further subcommands: each registers its parser and sets ``func``.
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+EXTRA_COMMANDS: list[Callable[[Any], None]] = [preflight.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

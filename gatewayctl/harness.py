@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import heapq
 import logging
 import re
 import runpy
@@ -110,7 +109,18 @@ def stable_number(*parts: str, low: int = 1000, high: int = 99999) -> int:
     return low + int(digest[:12], 16) % (high - low)
 
 
-@dataclass
+#: The vSphere data sources the program calls: token to (kind, managed object ID prefix).
+DATA_SOURCES: Mapping[str, tuple[str, str]] = {
+    "vsphere:index/getDatacenter:getDatacenter": ("datacenter", "datacenter-"),
+    "vsphere:index/getHost:getHost": ("host", "host-"),
+    "vsphere:index/getDatastore:getDatastore": ("datastore", "datastore-"),
+    "vsphere:index/getNetwork:getNetwork": ("network", "network-"),
+    "vsphere:index/getComputeCluster:getComputeCluster": ("cluster", "domain-c"),
+    "vsphere:index/getResourcePool:getResourcePool": ("resourcePool", "resgroup-"),
+}
+
+
+@dataclass(frozen=True)
 class DeclaredInventory:
     """Everything the config names exists, with managed object IDs derived from the names.
 
@@ -120,22 +130,10 @@ class DeclaredInventory:
 
     missing: frozenset[tuple[str, str]] = frozenset()
 
-    _KINDS: Mapping[str, tuple[str, str]] = field(
-        default_factory=lambda: {
-            "vsphere:index/getDatacenter:getDatacenter": ("datacenter", "datacenter-"),
-            "vsphere:index/getHost:getHost": ("host", "host-"),
-            "vsphere:index/getDatastore:getDatastore": ("datastore", "datastore-"),
-            "vsphere:index/getNetwork:getNetwork": ("network", "network-"),
-            "vsphere:index/getComputeCluster:getComputeCluster": ("cluster", "domain-c"),
-            "vsphere:index/getResourcePool:getResourcePool": ("resourcePool", "resgroup-"),
-            "vsphere:index/getFolder:getFolder": ("folder", "group-v"),
-        }
-    )
-
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        if token not in self._KINDS:
+        if token not in DATA_SOURCES:
             raise InventoryError(f"the offline inventory cannot answer {token}")
-        kind, prefix = self._KINDS[token]
+        kind, prefix = DATA_SOURCES[token]
         name = str(args.get("name") or args.get("path") or "")
         if (kind, name) in self.missing:
             raise InventoryError(f"{kind} '{name}' not found")
@@ -265,6 +263,17 @@ OUTPUT_FACTORIES: dict[str, OutputFactory] = {
     "random:index/randomPassword:RandomPassword": lambda name, inputs: {
         "result": hashlib.sha256(f"mock-random:{name}".encode()).hexdigest()[: int(inputs.get("length", 32))],
     },
+    # The program's dynamic resources (components/registration.py): what their providers return on create.
+    "pulumi-python:dynamic/gateway:ManagementProfile": lambda name, inputs: {
+        "profile_id": inputs.get("attach_profile_id") or f"profile-{stable_number('profile', name)}",
+        "profile_name": inputs.get("create_profile_name"),
+        "activation_token": f"mock-activation-{stable_number('activation', name)}",
+        "created": not inputs.get("attach_profile_id"),
+    },
+    "pulumi-python:dynamic/gateway:Registration": lambda name, inputs: {
+        "status": "registered",
+        "outcome": "registered",
+    },
 }
 
 
@@ -320,29 +329,59 @@ def _natural(name: str) -> tuple[Any, ...]:
 
 
 def stable_order(records: Sequence[Resource]) -> list[Resource]:
-    """Registrations arrive from a thread pool in any order: order them as the engine would act on them
-    (parents and dependencies first), ties broken by name, so plans and tests are deterministic."""
+    """Registrations arrive from a thread pool in any order: order them as a tree (parents before children)
+    whose siblings come in the order the engine can act on them, ties broken by name, so that plans read like
+    the run-book and plans and tests are deterministic.
+
+    A resource's step is one more than the latest step it waits for (its provider, and for a dependency on a
+    component, all of the component's descendants). A component's step is that of its earliest descendant
+    that waits for anything (free-standing children such as random tokens say nothing about when the
+    component acts), or else one more than the latest step of what the component itself waits for.
+    """
     by_urn = {r.urn: r for r in records}
-    waiting: dict[str, set[str]] = {
-        r.urn: {u for u in [r.parent or "", *r.dependencies] if u in by_urn and u != r.urn} for r in records
-    }
-    dependents: dict[str, list[str]] = {}
-    for urn, deps in waiting.items():
-        for dep in deps:
-            dependents.setdefault(dep, []).append(urn)
-    ready = [(_natural(by_urn[u].name), u) for u, deps in waiting.items() if not deps]
-    heapq.heapify(ready)
+    children: dict[str | None, list[Resource]] = {}
+    for r in records:
+        children.setdefault(r.parent if r.parent in by_urn else None, []).append(r)
+
+    def descendants(urn: str) -> list[str]:
+        out: list[str] = []
+        for child in children.get(urn, []):
+            out += [child.urn, *descendants(child.urn)]
+        return out
+
+    steps: dict[str, int] = {}
+
+    def step(urn: str, visiting: frozenset[str] = frozenset()) -> int:
+        if urn in steps:
+            return steps[urn]
+        if urn in visiting:  # a cycle cannot come from the SDK; do not loop on one
+            return 0
+        r = by_urn[urn]
+        inner = visiting | {urn}
+        waits: list[int] = []
+        for dep in [*r.dependencies, r.provider or ""]:
+            if dep in by_urn:
+                waits += [step(d, inner) for d in [dep, *descendants(dep)] if by_urn[d].custom]
+        if r.custom:
+            steps[urn] = 1 + max(waits, default=0)
+        else:
+            acting = [step(d, inner) for d in descendants(urn) if by_urn[d].custom and steps_waiting(d)]
+            steps[urn] = min(acting) if acting else 1 + max(waits, default=0)
+        return steps[urn]
+
+    def steps_waiting(urn: str) -> bool:
+        r = by_urn[urn]
+        return any(d in by_urn for d in [*r.dependencies, r.provider or ""])
+
     ordered: list[Resource] = []
-    while ready:
-        _, urn = heapq.heappop(ready)
-        ordered.append(by_urn[urn])
-        for other in dependents.get(urn, []):
-            waiting[other].discard(urn)
-            if not waiting[other]:
-                heapq.heappush(ready, (_natural(by_urn[other].name), other))
-    # A cycle cannot come from the SDK; keep anything left rather than drop it.
-    seen = {r.urn for r in ordered}
-    return ordered + [r for r in records if r.urn not in seen]
+
+    def walk(parent: str | None) -> None:
+        for r in sorted(children.get(parent, []), key=lambda r: (step(r.urn), _natural(r.name))):
+            ordered.append(r)
+            walk(r.urn)
+
+    walk(None)
+    return ordered
 
 
 def _options(request: Any) -> dict[str, Any]:
@@ -471,6 +510,9 @@ def run_program(
     with _RUN_LOCK:
         previous_loop = _current_loop()
         loop = asyncio.new_event_loop()
+        # Futures a failed program leaves unretrieved report through the loop's handler (even after the
+        # loop closed): keep those reports in the run's log rather than on the user's terminal.
+        loop.set_exception_handler(lambda _loop, context: messages.append(("debug", str(context.get("message")))))
         asyncio.set_event_loop(loop)
         added_path = str(project_dir) not in sys.path
         if added_path:
@@ -488,7 +530,7 @@ def run_program(
 
             loop.run_until_complete(pulumi.runtime.run_in_stack(program))
         finally:
-            loop.close()
+            _close(loop)
             if added_path:
                 sys.path.remove(str(project_dir))
             # A fresh loop for whoever runs next (pytest's own tests, a second program run).
@@ -508,6 +550,21 @@ def run_program(
         invokes=invokes,
         log=messages,
     )
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Closes a run's loop without leaving its work behind: a program that failed leaves pending output
+    tasks, both on the loop and in the runtime's process-wide set, which the next run would otherwise await
+    on this closed loop ("Event loop is closed")."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings = pulumi.runtime.settings.SETTINGS
+    with settings.lock:
+        settings.outputs.clear()
+    loop.close()
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:

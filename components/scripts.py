@@ -1,0 +1,127 @@
+"""The remote steps of cluster formation, rendered as command lines: pure functions, no Pulumi.
+
+Every step is a real script in ``components/scripts/`` (``set -euo pipefail``, shellcheck-clean). A command
+line is ``bash -c <lib.sh + step script> gateway-<step> <arguments...>``, every part quoted with
+:func:`shlex.quote`, so a value can never become shell syntax. Secrets (the sudo password, a join token) are
+never arguments: the steps read them from stdin, which keeps them off process lists, out of the command
+strings Pulumi shows in a diff, and out of the provider's error messages (which quote the command line).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+
+#: The step scripts, by step name (``components/scripts/<step>.sh``).
+STEPS: tuple[str, ...] = (
+    "bootstrap",
+    "hosts",
+    "add-node",
+    "join",
+    "addons",
+    "kubeconfig",
+    "health",
+    "leave",
+    "remove-node",
+)
+
+#: How long a step waits for MicroK8s to be ready, a node to register or a join to finish.
+WAIT_SECONDS = 600
+#: A join token's lifetime. A token with a TTL survives a failed join (a single-use one is consumed before the
+#: join is even checked), so retries reuse it; it must outlive one join's retries with room for a re-run.
+JOIN_TOKEN_TTL_SECONDS = 1800
+#: Join attempts, and the first pause between two of them (doubling, at most 60 s): 2+4+...+60 s in all.
+JOIN_ATTEMPTS = 8
+JOIN_FIRST_DELAY_SECONDS = 2
+#: How long the health gate waits for each node to be Ready.
+HEALTH_TIMEOUT_SECONDS = 300
+#: The port of MicroK8s' cluster agent, which `microk8s join` contacts.
+CLUSTER_AGENT_PORT = 25000
+
+
+@cache
+def script_text(step: str) -> str:
+    """The full script of a step: the shared helpers, then the step's own file."""
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    lib = (SCRIPTS_DIR / "lib.sh").read_text()
+    body = (SCRIPTS_DIR / f"{step}.sh").read_text()
+    return f"{lib}\n# ---- {step}.sh\n{body}"
+
+
+def command_line(script: str, name: str, *args: str) -> str:
+    """``bash -c SCRIPT NAME ARGS...``, every part quoted: runs under bash whatever the login shell is."""
+    return " ".join(shlex.quote(part) for part in ("bash", "-c", script, name, *args))
+
+
+def render(step: str, *args: str) -> str:
+    """The command line that runs ``step`` with ``args``; ``$0`` (the name in its log lines) is gateway-<step>."""
+    return command_line(script_text(step), f"gateway-{step}", *args)
+
+
+def url_host(address: str) -> str:
+    """An address as it goes before a ``:port``: IPv6 in brackets."""
+    return f"[{address}]" if ":" in address else address
+
+
+def bootstrap_command(hostname: str) -> str:
+    """Hostname, MicroK8s registered under it (restarting only if it is not), stale node object deleted.
+
+    Takes nothing but the node's own name, so that adding or removing another node never re-runs it."""
+    return render("bootstrap", hostname, str(WAIT_SECONDS))
+
+
+def hosts_command(entries: Sequence[tuple[str, str]]) -> str:
+    """Writes ``(ip, hostname)`` entries as the managed block of /etc/hosts."""
+    if not entries:
+        raise ValueError("hosts_command needs at least one (ip, hostname) entry")
+    return render("hosts", *(part for entry in entries for part in entry))
+
+
+def add_node_command(hostname: str, ttl_seconds: int = JOIN_TOKEN_TTL_SECONDS) -> str:
+    """On the primary: issues the join token read from stdin for ``hostname``, unless it is a Ready member."""
+    return render("add-node", hostname, str(ttl_seconds))
+
+
+def join_command(primary_ip: str, primary_hostname: str, hostname: str) -> str:
+    """On ``hostname``: joins the primary with the token read from stdin, retried with backoff."""
+    return render(
+        "join",
+        url_host(primary_ip),
+        primary_hostname,
+        hostname,
+        str(JOIN_ATTEMPTS),
+        str(JOIN_FIRST_DELAY_SECONDS),
+        str(WAIT_SECONDS),
+    )
+
+
+def leave_command(hostname: str, primary_hostname: str) -> str:
+    """On ``hostname`` when it leaves: ``microk8s leave`` if it is a member; never fails."""
+    return render("leave", hostname, primary_hostname, str(WAIT_SECONDS))
+
+
+def remove_node_command(hostname: str) -> str:
+    """On the primary after ``hostname`` left: ``microk8s remove-node``; never fails."""
+    return render("remove-node", hostname, str(WAIT_SECONDS))
+
+
+def addons_command(metallb_range: str) -> str:
+    """On the primary: ``dns`` and ``metallb:<range>`` enabled (a changed range is patched in place)."""
+    return render("addons", metallb_range, str(WAIT_SECONDS))
+
+
+def kubeconfig_command(primary_ip: str) -> str:
+    """On the primary: prints ``microk8s config`` with the server set to ``https://<primary_ip>:<port>``."""
+    return render("kubeconfig", url_host(primary_ip))
+
+
+def health_command(hostnames: Sequence[str], timeout_seconds: int = HEALTH_TIMEOUT_SECONDS) -> str:
+    """On the primary: fails naming every node of ``hostnames`` that is not Ready."""
+    if not hostnames:
+        raise ValueError("health_command needs at least one hostname")
+    return render("health", str(timeout_seconds), *hostnames)

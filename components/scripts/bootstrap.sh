@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Bootstrap one node: give it its hostname, make sure MicroK8s runs registered under that name, and delete the
+# node object the OVA's original hostname left behind.
+#
+# Usage: bootstrap HOSTNAME WAIT_SECONDS        stdin: the sudo password line (optional)
+#
+# MicroK8s is restarted only when the node is not yet registered under HOSTNAME. A re-run (or a change
+# elsewhere in the cluster that re-runs this step on every node at once) leaves a healthy node alone:
+# restarting all nodes together would lose the dqlite quorum.
+set -euo pipefail
+
+want=$1
+wait_seconds=$2
+read_sudo_password
+exec </dev/null
+
+current=$(hostname)
+if [ "$current" = "$want" ]; then
+  log "hostname is already $want"
+else
+  log "renaming host $current to $want"
+  as_root hostnamectl set-hostname "$want"
+fi
+
+registered() {
+  microk8s status --wait-ready --timeout 60 >/dev/null 2>&1 && microk8s kubectl get node "$want" >/dev/null 2>&1
+}
+
+if registered; then
+  log "MicroK8s runs as node $want: left running"
+else
+  # The kubelet reads the hostname when it starts, so only a restart registers the node under its new name.
+  log "MicroK8s is not registered as $want: restarting it"
+  microk8s stop >&2
+  microk8s start >&2
+  microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null
+  deadline=$((SECONDS + wait_seconds))
+  until microk8s kubectl get node "$want" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "MicroK8s did not register node $want within ${wait_seconds}s"
+    sleep 2
+  done
+fi
+microk8s kubectl wait --for=condition=Ready "node/$want" --timeout="${wait_seconds}s" >&2
+
+# Every clone starts with the OVA's hostname, and the kubelet registered the machine under it before the
+# rename. That object belongs to this machine: same system UUID, another name. Other machines' nodes never
+# share this UUID, so this cannot delete a cluster member.
+uuid=$(microk8s kubectl get node "$want" --no-headers -o custom-columns=UUID:.status.nodeInfo.systemUUID)
+if [ -z "$uuid" ] || [ "$uuid" = "<none>" ]; then
+  warn "node $want reports no system UUID: stale node objects are not looked for"
+  exit 0
+fi
+nodes=$(microk8s kubectl get nodes --no-headers -o custom-columns=NAME:.metadata.name,UUID:.status.nodeInfo.systemUUID)
+stale=0
+while read -r name node_uuid; do
+  if [ -n "$name" ] && [ "$name" != "$want" ] && [ "$node_uuid" = "$uuid" ]; then
+    log "deleting node object $name: this machine's name before it became $want"
+    microk8s kubectl delete node "$name" >&2
+    stale=$((stale + 1))
+  fi
+done <<<"$nodes"
+log "node $want is Ready ($stale stale node object(s) deleted)"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# On a joining node: `microk8s join <primary>:25000/<token>`, retried with backoff.
+#
+# Usage: join PRIMARY_URL_HOST PRIMARY_HOSTNAME HOSTNAME ATTEMPTS FIRST_DELAY_SECONDS WAIT_SECONDS
+#        stdin: the token line
+#
+# A node that already sees the primary is a member: nothing to do (re-running consumes no token). A server
+# answer "already known to dqlite" means an earlier attempt got through: success. An invalid token is not
+# retried (it expired or was never issued); anything else is, with the same token (it has a TTL).
+set -euo pipefail
+
+primary=$1
+primary_name=$2
+me=$3
+attempts=$4
+delay=$5
+wait_seconds=$6
+read_token
+exec </dev/null
+
+current=$(hostname)
+[ "$current" = "$me" ] || die "this host is named $current, not $me: its bootstrap step has not run"
+if microk8s kubectl get node "$primary_name" >/dev/null 2>&1; then
+  log "$me is already a member of $primary_name's cluster"
+  exit 0
+fi
+
+attempt=1
+while :; do
+  log "joining $primary_name at $primary (attempt $attempt of $attempts)"
+  if out=$(timeout "$wait_seconds" microk8s join "$primary:25000/$TOKEN" 2>&1); then
+    log "joined $primary_name's cluster"
+    break
+  fi
+  out=$(mask_token "$out")
+  out=${out//$'\n'/ }
+  case $out in
+    *"already known to dqlite"*)
+      log "the cluster already knows $me (an earlier attempt got through): joined"
+      break
+      ;;
+    *[Ii]"nvalid token"*)
+      die "the primary rejected the join token (expired, or never issued): $out. Issue it again with" \
+        "\`pulumi up --replace <URN of ${me}-add-node>\`."
+      ;;
+  esac
+  [ "$attempt" -lt "$attempts" ] || die "could not join after $attempts attempts: $out"
+  warn "join failed: $out; retrying in ${delay}s"
+  sleep "$delay"
+  attempt=$((attempt + 1))
+  delay=$((delay * 2 > 60 ? 60 : delay * 2))
+done
+
+microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null
+microk8s kubectl wait --for=condition=Ready "node/$me" --timeout="${wait_seconds}s" >&2
+log "$me is a Ready member"

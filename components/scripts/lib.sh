@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Helpers shared by every step script. components/scripts.py prepends this file to a step's own script, and
+# the result runs as `bash -c SCRIPT STEP-NAME ARGS...`: $0 is the step's name, which every log line carries.
+#
+# Output rules: everything a step says goes to stderr (Pulumi shows it; stdout stays free for a value such as
+# the kubeconfig). A secret (sudo password, join token) only ever arrives on stdin, never as an argument.
+# Not every step uses every helper: the rendered script would otherwise draw "never invoked" notes.
+# shellcheck disable=SC2317,SC2329
+set -euo pipefail
+
+STEP=${0##*/}
+
+log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "$STEP" "$*" >&2; }
+warn() { log "WARNING: $*"; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# The operator's sudo password, when the stack sets sshPassword: the first line of stdin. Empty otherwise, and
+# then sudo must not ask for one (NOPASSWD), or as_root fails at once instead of hanging on a prompt.
+SUDO_PASSWORD=""
+read_sudo_password() { IFS= read -r SUDO_PASSWORD || true; }
+
+# Runs a command as root. The password goes to `sudo -S` through a here-string: never on a command line.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif [ -n "$SUDO_PASSWORD" ]; then
+    sudo -S -p '' -- "$@" <<<"$SUDO_PASSWORD"
+  else
+    sudo -n -- "$@" || die "sudo needs a password here: set it with \`pulumi config set --secret sshPassword\`"
+  fi
+}
+
+# The join token: one line on stdin, at least 32 characters (MicroK8s' minimum).
+TOKEN=""
+read_token() {
+  IFS= read -r TOKEN || true
+  [ "${#TOKEN}" -ge 32 ] || die "no join token of at least 32 characters on stdin"
+}
+
+# Text with the token replaced, for logs and error messages.
+mask_token() {
+  local text=$1
+  if [ -n "$TOKEN" ]; then
+    text=${text//"$TOKEN"/[token]}
+  fi
+  printf '%s' "$text"
+}
+
+# Whether node $1 is listed and Ready in the cluster this host belongs to.
+node_ready() {
+  microk8s kubectl get node "$1" --no-headers 2>/dev/null | awk '$2 ~ /^Ready/ { ok = 1 } END { exit !ok }'
+}

@@ -1,0 +1,291 @@
+"""Cluster formation for real: the program's own recorded remote steps, run over SSH on three test hosts.
+
+The program runs under the mock runtime on the committed prod stack (sentinel secrets; the SSH host keys of
+the test hosts pinned in its config). Every ``create`` (and, for scale-in and destroy, ``delete``) string it
+registers runs, with its recorded stdin, on the test host that plays the node its connection names, in
+dependency order, the steps of one level in parallel. The hosts run stock sshd with the appliance's non-root
+login user, a sudo that wants the sshPassword on stdin, and the MicroK8s stand-in (tests/standins).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from gatewayctl import harness
+from tests.sshhosts import COMMAND, OVA_HOSTNAME, Outcome, SshHosts, start_hosts
+from tests.stacks import SENTINELS, run_stack, stack_raw
+
+NS = "gateway-cluster"
+PRIMARY, SECOND, THIRD = "10.20.30.41", "10.20.30.42", "10.20.30.43"
+NAMES = {PRIMARY: "gw-prod-1", SECOND: "gw-prod-2", THIRD: "gw-prod-3"}
+PASSWORD = SENTINELS[f"{NS}:sshPassword"]
+
+
+@pytest.fixture
+def hosts() -> Iterator[SshHosts]:
+    if os.geteuid() != 0:
+        pytest.skip("SSH test hosts need root (mount namespaces, bind mounts, sshd); CI runs the suite as root")
+    raw = stack_raw("prod")
+    started = start_hosts([n["ip"] for n in raw[f"{NS}:nodes"]], raw[f"{NS}:sshUser"])
+    started.require_sudo_password(PASSWORD)
+    yield started
+    started.close()
+
+
+def program(hosts: SshHosts, nodes: Sequence[str] = (PRIMARY, SECOND, THIRD), **secrets: str | None) -> harness.Run:
+    """The program's run on prod's config, for the nodes given, each node's host key pinned to its test host."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:nodes"] = [n for n in raw[f"{NS}:nodes"] if n["ip"] in nodes]
+    for node in raw[f"{NS}:nodes"]:
+        node["sshHostKey"] = hosts.hosts[node["ip"]].host_key
+    values = {k: v for k, v in {**SENTINELS, **{f"{NS}:{k}": v for k, v in secrets.items()}}.items() if v is not None}
+    return run_stack(raw=raw, secrets=values)
+
+
+def failures(outcomes: Sequence[Outcome]) -> str:
+    return "\n\n".join(o.describe() for o in outcomes if o.code != 0)
+
+
+def form(hosts: SshHosts, run: harness.Run) -> list[Outcome]:
+    outcomes = hosts.apply(run)
+    assert len(outcomes) == len(run.by_type(COMMAND)), failures(outcomes) or "not every step ran"
+    assert all(o.code == 0 for o in outcomes), failures(outcomes)
+    return outcomes
+
+
+def by_name(outcomes: Sequence[Outcome]) -> dict[str, Outcome]:
+    return {o.name: o for o in outcomes}
+
+
+def primary_cluster(state: dict[str, Any]) -> dict[str, Any]:
+    cluster: dict[str, Any] = state["clusters"][state["machines"][PRIMARY]["cluster"]]
+    return cluster
+
+
+def counters(state: dict[str, Any]) -> dict[str, Any]:
+    """Everything a second run must leave alone."""
+    return {
+        "machines": {
+            ip: {k: m[k] for k in ("starts", "stops", "leaves", "resets")} for ip, m in state["machines"].items()
+        },
+        "tokens": {k: state[k] for k in ("tokens_issued", "tokens_consumed", "joins", "join_attempts")},
+        "enables": {cid: c["enables"] for cid, c in state["clusters"].items()},
+        "members": {cid: c["members"] for cid, c in state["clusters"].items()},
+        "nodes": {cid: c["nodes"] for cid, c in state["clusters"].items()},
+    }
+
+
+def assert_formed(hosts: SshHosts, members: Sequence[str]) -> None:
+    state = hosts.state()
+    cluster = primary_cluster(state)
+    assert sorted(cluster["members"]) == sorted(members)
+    assert sorted(cluster["nodes"]) == sorted(NAMES[ip] for ip in members), "stale or missing node objects"
+    for ip in members:
+        machine = state["machines"][ip]
+        assert machine["cluster"] == state["machines"][PRIMARY]["cluster"], ip
+        assert machine["running"] and machine["kubelet_name"] == NAMES[ip], ip
+        assert hosts.hosts[ip].hostname == NAMES[ip], ip
+        assert hosts.hosts[ip].hosts_block() == [f"{m} {NAMES[m]}" for m in members], ip
+
+
+def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
+    run = program(hosts)
+    outcomes = by_name(form(hosts, run))
+
+    assert_formed(hosts, [PRIMARY, SECOND, THIRD])
+    state = hosts.state()
+    cluster = primary_cluster(state)
+    assert OVA_HOSTNAME not in cluster["nodes"], "the OVA hostname's stale node object is still there"
+    assert cluster["addons"] == {"dns": True, "metallb": ["10.20.30.50-10.20.30.50"]}
+    for ip, machine in state["machines"].items():
+        # Each node restarted once, to register under its new name.
+        assert (machine["stops"], machine["starts"]) == (1, 1), ip
+    assert state["tokens_issued"] == 2 and state["joins"] == 2
+    # Root was needed for the hostname and /etc/hosts, and got with the password read from stdin.
+    sudo = hosts.sudo_log()
+    for ip, name in NAMES.items():
+        assert f"{ip} password hostnamectl set-hostname {name}" in sudo
+        assert any(line.startswith(f"{ip} password cp -- ") and line.endswith(" /etc/hosts") for line in sudo), ip
+    kubeconfig = outcomes["gateway-formation-kubeconfig"].stdout
+    assert "    server: https://10.20.30.41:16443\n" in kubeconfig
+    assert "client-certificate-data: " in kubeconfig and "10.0.2.15" not in kubeconfig
+    assert "is a Ready member" in outcomes["gw-prod-3-join"].stderr
+
+    before = counters(hosts.state())
+    files = {ip: h.hosts_file.read_text() for ip, h in hosts.hosts.items()}
+    again = by_name(form(hosts, run))
+    assert counters(hosts.state()) == before, "the second run changed the cluster"
+    assert {ip: h.hosts_file.read_text() for ip, h in hosts.hosts.items()} == files
+    assert "left running" in again["gw-prod-2-bootstrap"].stderr
+    assert "already a Ready member: no token issued" in again["gw-prod-3-add-node"].stderr
+    assert "already a member" in again["gw-prod-3-join"].stderr
+    assert "dns is already enabled" in again["gateway-formation-addons-enable"].stderr
+    assert again["gateway-formation-kubeconfig"].stdout == kubeconfig
+
+
+def test_a_transient_join_failure_is_retried_with_the_same_token(hosts):
+    run = program(hosts)
+    hosts.inject_join_failures("transient")
+    outcomes = by_name(form(hosts, run))
+
+    assert_formed(hosts, [PRIMARY, SECOND, THIRD])
+    state = hosts.state()
+    assert state["tokens_issued"] == 2, "a new token was needed"
+    assert state["join_attempts"] == 3
+    joins = [call for call in state["calls"] if call[1] == "join"]
+    assert [call[0] for call in joins] == [SECOND, SECOND, THIRD]
+    assert joins[0][2] == joins[1][2], "the retry did not reuse the token"
+    stderr = outcomes["gw-prod-2-join"].stderr
+    assert "retrying in 2s" in stderr and "context deadline exceeded" in stderr
+    token = run.named("gw-prod-2-join-token").state["result"]["value"]
+    assert token not in stderr, "the token shows in the step's log"
+
+
+def test_a_join_that_got_through_counts_as_joined(hosts):
+    run = program(hosts)
+    hosts.inject_join_failures("lost-response")
+    outcomes = by_name(form(hosts, run))
+
+    assert_formed(hosts, [PRIMARY, SECOND, THIRD])
+    assert "already knows gw-prod-2" in outcomes["gw-prod-2-join"].stderr
+    assert hosts.state()["joins"] == 2
+
+
+def test_a_single_use_token_would_be_burnt_by_the_same_failure(hosts):
+    """The control for the retry test: the stand-in does consume a token before the injected failure."""
+    run = program(hosts)
+    hosts.apply(run, names=[f"{n}-{r}" for n in NAMES.values() for r in ("bootstrap", "hosts")])
+    token = "x" * 40
+    code, _, err = hosts.exec(PRIMARY, f"microk8s add-node --token {token}")
+    assert code == 0, err
+    hosts.inject_join_failures("transient")
+    first = hosts.exec(SECOND, f"microk8s join {PRIMARY}:25000/{token}")
+    second = hosts.exec(SECOND, f"microk8s join {PRIMARY}:25000/{token}")
+    assert first[0] != 0 and "context deadline exceeded" in first[1]
+    assert second[0] != 0 and "Invalid token" in second[1]
+
+
+def test_scale_in_leaves_the_remaining_nodes_consistent(hosts):
+    three = program(hosts)
+    form(hosts, three)
+    two = program(hosts, nodes=(PRIMARY, SECOND))
+    before = hosts.state()
+
+    # `pulumi up` without gw-prod-3: first the steps whose inputs changed run again (create, then update falls
+    # back to create), then the steps that left the program are deleted, dependents first.
+    old = {r.urn: r for r in three.by_type(COMMAND)}
+    changed = [r.name for r in two.by_type(COMMAND) if r.urn not in old or old[r.urn].inputs != r.inputs]
+    assert sorted(changed) == ["gateway-formation-health", "gw-prod-1-hosts", "gw-prod-2-hosts"]
+    updated = hosts.apply(two, names=changed)
+    assert all(o.code == 0 for o in updated), failures(updated)
+    kept = {r.urn for r in two.by_type(COMMAND)}
+    removed = [r.name for r in three.by_type(COMMAND) if r.urn not in kept]
+    deleted = hosts.delete(three, names=removed)
+    assert [(o.name, o.host) for o in deleted] == [("gw-prod-3-join", THIRD), ("gw-prod-3-add-node", PRIMARY)]
+    assert all(o.code == 0 for o in deleted), failures(deleted)
+    assert "WARNING" not in "".join(o.stderr for o in deleted)
+
+    assert_formed(hosts, [PRIMARY, SECOND])
+    after = hosts.state()
+    leaving = after["machines"][THIRD]
+    assert leaving["leaves"] == 1 and leaving["resets"] == 0
+    assert after["machines"][THIRD]["cluster"] != after["machines"][PRIMARY]["cluster"]
+    for ip in (PRIMARY, SECOND):
+        # No MicroK8s restart on the nodes that stay.
+        assert after["machines"][ip]["stops"] == before["machines"][ip]["stops"], ip
+    calls = [call[:2] for call in after["calls"]]
+    assert calls.index([THIRD, "leave"]) < calls.index([PRIMARY, "remove-node"])
+
+    # The same `pulumi up` again: nothing left to do, nothing breaks.
+    again = hosts.apply(two)
+    assert all(o.code == 0 for o in again), failures(again)
+    assert_formed(hosts, [PRIMARY, SECOND])
+
+
+def test_destroy_never_blocks(hosts):
+    run = program(hosts)
+    form(hosts, run)
+
+    destroyed = hosts.delete(run)
+    assert [o.name for o in destroyed] == [
+        "gw-prod-3-join",
+        "gw-prod-3-add-node",
+        "gw-prod-2-join",
+        "gw-prod-2-add-node",
+    ]
+    assert all(o.code == 0 for o in destroyed), failures(destroyed)
+    state = hosts.state()
+    assert primary_cluster(state)["members"] == [PRIMARY]
+    assert sorted(primary_cluster(state)["nodes"]) == ["gw-prod-1"]
+
+    # A destroy that runs again finds the cluster gone; one with MicroK8s down on every node too.
+    again = hosts.delete(run)
+    assert all(o.code == 0 for o in again), failures(again)
+    assert "nothing to remove" in by_name(again)["gw-prod-2-add-node"].stderr
+    for ip in NAMES:
+        hosts.set_running(ip, False)
+    down = hosts.delete(run)
+    assert all(o.code == 0 for o in down), failures(down)
+    assert "WARNING: MicroK8s is not running" in by_name(down)["gw-prod-2-add-node"].stderr
+    assert sum(m["resets"] for m in hosts.state()["machines"].values()) == 0
+
+
+def test_a_node_that_never_left_is_removed_with_force(hosts):
+    run = program(hosts)
+    form(hosts, run)
+    hosts.set_running(THIRD, False)  # the departing node is down: its leave cannot happen
+
+    deleted = hosts.delete(run, names=["gw-prod-3-join", "gw-prod-3-add-node"])
+    assert all(o.code == 0 for o in deleted), failures(deleted)
+    assert "removing it with --force" in by_name(deleted)["gw-prod-3-add-node"].stderr
+    cluster = primary_cluster(hosts.state())
+    assert sorted(cluster["members"]) == [PRIMARY, SECOND]
+    assert "gw-prod-3" not in cluster["nodes"]
+
+
+def test_health_gate_names_the_node_that_is_not_ready(hosts):
+    run = program(hosts)
+    form(hosts, run)
+    hosts.set_running(THIRD, False)
+
+    gate = hosts.run_step(run.named("gateway-formation-health"))
+    assert gate.code != 0
+    assert "not Ready after 300s: gw-prod-3" in gate.stderr
+    assert "node gw-prod-2 is Ready" in gate.stderr
+
+
+@pytest.mark.parametrize(
+    ("configured", "required", "ok"),
+    [
+        pytest.param(PASSWORD, PASSWORD, True, id="password-on-stdin"),
+        pytest.param(None, None, True, id="key-only-nopasswd"),
+        pytest.param(None, PASSWORD, False, id="key-only-but-sudo-wants-a-password"),
+        pytest.param("wrong-password", PASSWORD, False, id="wrong-password"),
+    ],
+)
+def test_sudo_gets_the_password_only_on_stdin(hosts, configured, required, ok):
+    hosts.require_sudo_password(required)
+    run = program(hosts, sshPassword=configured)
+    outcome = hosts.run_step(run.named("gw-prod-1-bootstrap"))
+    assert (outcome.code == 0) is ok, outcome.describe()
+    if ok:
+        assert hosts.hosts[PRIMARY].hostname == "gw-prod-1"
+    else:
+        assert hosts.hosts[PRIMARY].hostname == OVA_HOSTNAME
+        assert hosts.state()["machines"][PRIMARY]["stops"] == 0
+    if configured is None and required is not None:
+        assert "sshPassword" in outcome.stderr, "the failure should say how to fix it"
+    assert configured is None or configured not in outcome.stderr + outcome.stdout
+
+
+def test_a_wrong_host_key_is_refused(hosts):
+    run = program(hosts)
+    step = run.named("gw-prod-2-hosts")
+    pinned = step.input("connection", "hostKey")
+    assert pinned == hosts.hosts[SECOND].host_key
+    with pytest.raises(Exception, match="host key mismatch"):
+        hosts.exec(SECOND, "true", host_key=hosts.hosts[THIRD].host_key)

@@ -1,0 +1,154 @@
+"""`gatewayctl plan`: the offline preview's documents, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatewayctl import harness, stackfile
+from tests.stacks import PROJECT, gatewayctl, make_project, stack_raw
+
+NS = "gateway-cluster"
+VM = "vsphere:index/virtualMachine:VirtualMachine"
+
+
+@pytest.fixture(scope="module")
+def prod_doc() -> dict[str, Any]:
+    code, out, err = gatewayctl("plan", "--stack", "prod", "--json")
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def test_json_document_shape(prod_doc):
+    assert set(prod_doc) == {"stack", "resources", "outputs", "secretsNeeded", "violations"}
+    assert prod_doc["stack"] == "prod"
+    urns = {r["urn"] for r in prod_doc["resources"]}
+    for r in prod_doc["resources"]:
+        assert set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "inputs"}, r["urn"]
+        assert r["urn"].endswith(f"{r['type']}::{r['name']}"), r["urn"]
+        for dep in r["dependencies"]:
+            assert dep in urns, f"{r['urn']} depends on an unknown {dep}"
+        assert r["provider"] is None or r["provider"] in urns, r["urn"]
+    stack_urn = "urn:pulumi:prod::gateway-cluster::pulumi:pulumi:Stack::gateway-cluster-prod"
+    assert {r["parent"] for r in prod_doc["resources"]} <= urns | {stack_urn}
+
+
+def test_prod_acceptance(prod_doc):
+    vms = [r for r in prod_doc["resources"] if r["type"] == VM]
+    assert len(vms) == 3
+    assert len({vm["inputs"]["hostSystemId"] for vm in vms}) == 3
+    for vm in vms:
+        inputs = vm["inputs"]
+        assert inputs["numCpus"] >= 4 and inputs["memory"] >= 8192 and inputs["disks"][0]["size"] >= 40, vm["urn"]
+        assert isinstance(inputs["numCpus"], int), "numbers are shown as the program wrote them"
+    node_ips = {n["hostname"]: n["ip"] for n in stack_raw("prod")[f"{NS}:nodes"]}
+    for vm in vms:
+        props = vm["inputs"]["vapp"]["properties"]
+        assert props["guestinfo.hostname"] == vm["inputs"]["name"]
+        assert props["guestinfo.ipaddress"] == node_ips[vm["inputs"]["name"]]
+    fetching = [r for r in prod_doc["resources"] if "fileUrl" in r["inputs"] or "ovfDeploy" in r["inputs"]]
+    assert len(fetching) == 1
+
+
+def test_secrets_needed_lists_what_pulumi_up_must_be_given(prod_doc):
+    assert prod_doc["secretsNeeded"] == [
+        "gateway-cluster:managerPassword",
+        "gateway-cluster:sshPrivateKey",
+        "vsphere:password",
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 7], ids=["one-node", "seven-nodes"])
+def test_small_and_large_clusters_plan(tmp_path: Path, count: int):
+    raw = stack_raw("prod")
+    raw[f"{NS}:nodes"] = [
+        {"hostname": f"gw-{i}", "esxiHost": f"esx-{i}.corp.example.com", "ip": f"10.20.30.{60 + i}"}
+        for i in range(count)
+    ]
+    project = make_project(tmp_path, {"sized": raw})
+    code, out, err = gatewayctl("plan", "--stack", "sized", "--json", "--no-policies", cwd=project)
+    assert code == 0, err
+    vms = [r for r in json.loads(out)["resources"] if r["type"] == VM]
+    assert sorted(vm["inputs"]["name"] for vm in vms) == sorted(f"gw-{i}" for i in range(count))
+
+
+def test_secure_values_are_stood_in_and_listed(tmp_path: Path):
+    raw = stack_raw("dev")
+    raw[f"{NS}:sshPassword"] = {"secure": "v1:AAAABBBB"}
+    raw[f"{NS}:managerPassword"] = {"secure": "v1:CCCCDDDD"}
+    raw["vsphere:password"] = {"secure": "v1:EEEEFFFF"}
+    project = make_project(tmp_path, {"enc": raw})
+    code, out, err = gatewayctl("plan", "--stack", "enc", "--json", "--no-policies", cwd=project)
+    assert code == 0, err
+    assert json.loads(out)["secretsNeeded"] == [
+        "gateway-cluster:managerPassword",
+        "gateway-cluster:sshPassword",
+        "vsphere:password",
+    ]
+    assert "v1:" not in out
+
+
+def test_prepare_treats_plaintext_secret_keys_as_secrets():
+    raw = stack_raw("dev")
+    raw[f"{NS}:managerPassword"] = "hunter2-but-plain"
+    prepared = stackfile.prepare(raw, "dev")
+    assert f"{NS}:managerPassword" in prepared.secret_keys
+    assert any("plaintext" in w and f"{NS}:managerPassword" in w for w in prepared.warnings)
+    assert f"{NS}:managerPassword" not in prepared.secrets_needed
+
+
+def test_text_plan_shows_the_tree_outputs_and_secrets():
+    code, out, err = gatewayctl("plan", "--stack", "prod")
+    assert code == 0, err
+    lines = out.splitlines()
+    vm_lines = [line for line in lines if VM in line]
+    assert len(vm_lines) == 3
+    assert "host=esx-01.corp.example.com (host-" in vm_lines[0] and "cpus=4" in vm_lines[0]
+    assert any(line.strip().startswith("managerUrl: https://10.20.30.50:5480") for line in lines)
+    assert "gateway-cluster:managerPassword" in out
+    # Tree order: each resource comes after its parent.
+    names = [line.split("+ ", 1)[1].split("  ")[1] for line in lines if "+ " in line and "  " in line.split("+ ", 1)[1]]
+    assert names.index("gw-prod-1") < names.index("gw-prod-1-vm") < names.index("gw-prod-2")
+
+
+def test_unknown_stack_exits_3():
+    code, out, err = gatewayctl("plan", "--stack", "nope")
+    assert code == 3 and out == ""
+    assert "Pulumi.nope.yaml" in err and "dev, prod" in err and "Traceback" not in err
+
+
+def test_missing_esxi_host_in_inventory_exits_3_naming_it(monkeypatch):
+    real = harness.DeclaredInventory(missing=frozenset({("host", "esx-02.corp.example.com")}))
+    monkeypatch.setattr(harness, "DeclaredInventory", lambda: real)
+    code, _, err = gatewayctl("plan", "--stack", "prod", "--no-policies")
+    assert code == 3
+    assert "host 'esx-02.corp.example.com' not found" in err and "Traceback" not in err
+
+
+def test_bad_override_and_policy_config_file_exit_3(tmp_path: Path):
+    code, _, err = gatewayctl("plan", "--stack", "prod", "--config", "primary")
+    assert code == 3 and "namespace:key=value" in err
+    bad = tmp_path / "policy.json"
+    bad.write_text("{not json")
+    code, _, err = gatewayctl("plan", "--stack", "prod", "--policy-config", str(bad))
+    assert code == 3 and "not valid JSON" in err
+
+
+def test_whole_process_plan_exits_cleanly():
+    proc = subprocess.run(
+        [sys.executable, "-m", "gatewayctl", "plan", "--stack", "dev", "--json"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stack"] == "dev"
+    assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr
