@@ -4,18 +4,12 @@ Reads and validates the stack's configuration (nothing is registered when it is 
 cluster and exports what operators need.
 """
 
-from pathlib import Path
-
 import pulumi
 
-from components import config, services
+from components import config
 from components.cluster import GatewayCluster, GatewayClusterArgs
 
 stack_config = config.load()
-# Local chart folders and values files are checked here, before anything is registered.
-chart_issues = services.chart_file_issues(stack_config.settings.charts, Path(__file__).resolve().parent)
-if chart_issues:
-    raise config.ConfigError(chart_issues)
 cluster = GatewayCluster(
     "gateway",
     GatewayClusterArgs(

@@ -227,7 +227,7 @@ class GatewayCluster(pulumi.ComponentResource):
                 for n in self.gateway_nodes
             ]
         ).apply(list)
-        self.manager_url = pulumi.Output.from_input(f"https://{_url_host(str(settings.floating_ip))}:5480")
+        self.manager_url = self.services.manager_url
         self.register_outputs(
             {
                 "nodes": self.nodes,
@@ -236,8 +236,3 @@ class GatewayCluster(pulumi.ComponentResource):
                 "registrationStatus": self.registration_status,
             }
         )
-
-
-def _url_host(address: str) -> str:
-    """An address as it goes in a URL: IPv6 in brackets."""
-    return f"[{address}]" if ":" in address else address

@@ -19,10 +19,12 @@ import re
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 import pulumi
+import yaml
 
 NAMESPACE = "gateway-cluster"
 
@@ -300,7 +302,7 @@ RegistrationMethod = Literal["platform", "token", "skip"]
 
 @dataclass(frozen=True)
 class RegistrationSettings:
-    """How the cluster registers with the tenant (``docs/registration.md``)."""
+    """How the cluster registers with the tenant (README: "Gateway services and registration")."""
 
     server: str
     """The tenant's API host (``acme.api.opsramp.com``): the registration's ``opsRampServer`` and the address
@@ -964,6 +966,58 @@ def read_raw(config: pulumi.Config) -> dict[str, Any]:
     return raw
 
 
+def chart_file_issues(charts: ChartsSettings, base: Path) -> list[ConfigIssue]:
+    """Problems with the local files the chart settings name (relative paths from ``base``, the project).
+
+    Checked before anything is registered, because Helm would otherwise fail halfway through an update with
+    an error that names no config key. A local chart's version is Helm's to ignore, so the pin is enforced
+    here: the exported chart must be the version the config pins.
+    """
+    issues: list[ConfigIssue] = []
+    for role, chart in (("storage", charts.storage), ("manager", charts.manager)):
+        if chart.values_file is not None and not (base / chart.values_file).is_file():
+            issues.append(
+                ConfigIssue(
+                    _key(f"charts.{role}.valuesFile"),
+                    chart.values_file,
+                    "is not a file on this machine; give the path of the YAML values file (relative paths start "
+                    "at the project folder).",
+                )
+            )
+        if charts.directory is not None:
+            issues.extend(_local_chart_issues(charts, role, chart, base))
+    return issues
+
+
+def _local_chart_issues(charts: ChartsSettings, role: str, chart: ChartSettings, base: Path) -> list[ConfigIssue]:
+    folder = base / charts.reference(chart)
+    manifest = folder / "Chart.yaml"
+    if not manifest.is_file():
+        return [
+            ConfigIssue(
+                _key("charts.directory"),
+                charts.directory,
+                f"has no chart {chart.chart!r} ({manifest} is missing): export it there with `helm chart "
+                f"export <registry>/{chart.chart}:{chart.version} --destination {charts.directory}`.",
+            )
+        ]
+    try:
+        data = yaml.safe_load(manifest.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        return [ConfigIssue(_key("charts.directory"), charts.directory, f"{manifest} cannot be read: {exc}.")]
+    found = str(data.get("version")) if isinstance(data, dict) else None
+    if found != chart.version.lstrip("v") and found != chart.version:
+        return [
+            ConfigIssue(
+                _key(f"charts.{role}.version"),
+                chart.version,
+                f"does not match the exported chart in {folder} (version {found}): pin {found!r} or export "
+                f"version {chart.version} there.",
+            )
+        ]
+    return []
+
+
 def _json_or_text(text: Any) -> Any:
     try:
         return json.loads(text) if isinstance(text, str) else text
@@ -986,15 +1040,33 @@ def _other_keys() -> dict[str, Any]:
     }
 
 
+def read_settings(config: pulumi.Config | None = None) -> Settings:
+    """The validated non-secret settings from the runtime's config; secrets are only checked for presence.
+
+    The program (through :func:`load`) and ``gatewayctl preflight`` both validate through here, so they accept
+    and reject exactly the same configs with the same messages. Raises :class:`ConfigError`.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    config = config or pulumi.Config(NAMESPACE)
+    settings = parse(
+        read_raw(config),
+        secrets_present={k: runtime_config.get_config(config.full_key(k)) is not None for k in SECRET_KEYS},
+        other_keys=_other_keys(),
+    )
+    # Files the config names are checked here too, before anything is registered. Relative paths start at the
+    # project folder, which is the program's working directory under `pulumi` and under gatewayctl.
+    issues = chart_file_issues(settings.charts, Path.cwd())
+    if issues:
+        raise ConfigError(issues)
+    return settings
+
+
 def load(config: pulumi.Config | None = None) -> StackConfig:
     """Reads and validates the stack's configuration. Raises :class:`ConfigError`; registers nothing."""
     config = config or pulumi.Config(NAMESPACE)
+    settings = read_settings(config)
     secrets = {key: config.get_secret(key) for key in SECRET_KEYS}
-    settings = parse(
-        read_raw(config),
-        secrets_present={k: v is not None for k, v in secrets.items()},
-        other_keys=_other_keys(),
-    )
     manager_password = secrets["managerPassword"]
     assert manager_password is not None  # parse() rejects a config without it
     return StackConfig(

@@ -10,7 +10,7 @@ Two Pulumi dynamic resources call :mod:`components.vendor_api` from the dynamic 
 Both are idempotent: unchanged inputs mean no call at all, and an appliance that says it is already
 registered counts as registered when the resource is first created. Neither deletes anything remotely: the
 vendor documents no de-register call, so ``pulumi destroy`` or a migration leaves that step to the vendor's
-UI (``docs/registration.md``).
+UI (the README, "Migrating from a classic gateway").
 
 The providers hold no state: every value, secrets included, reaches them as a (secret) input, so the
 provider that Pulumi pickles into the state (``__provider``) captures no secret.
@@ -110,12 +110,14 @@ class RegistrationProvider(dynamic.ResourceProvider):
                 f"{news['manager_url']}{vendor_api.APPLIANCE_REGISTER_PATH}",
                 "the appliance is already registered, so it cannot take the new activation token or tenant.",
                 "The vendor documents no de-register call: de-register (detach) this gateway from its "
-                "management profile in the vendor's UI, then run `pulumi up` again (docs/registration.md).",
+                "management profile in the vendor's UI, then run `pulumi up` again "
+                "(README, section Migrating from a classic gateway).",
             )
         return dynamic.UpdateResult(outs=self._outs(news, outcome))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # No de-register call exists in the vendor's public API: the UI step is in docs/registration.md.
+        # No de-register call exists in the vendor's public API: the UI step is in the README
+        # (Migrating from a classic gateway).
         return None
 
     @staticmethod
@@ -281,7 +283,7 @@ class GatewayRegistration(pulumi.ComponentResource):
         if reason is not None or settings is None:
             pulumi.log.warn(
                 f"Registration skipped: {reason}. Set the activationToken secret, or the platform API credentials "
-                "(see docs/registration.md), and run `pulumi up` again.",
+                "(see the README, section Rolling back to the classic gateway), and run `pulumi up` again.",
                 resource=self,
             )
             self.status = pulumi.Output.from_input("skipped")
@@ -319,7 +321,7 @@ class GatewayRegistration(pulumi.ComponentResource):
             pulumi.log.warn(
                 "gateway-cluster:registration.caCert is not set: the Gateway Manager's self-signed certificate "
                 f"at {args.manager_url} will be accepted without verification when registering. Pin it (see "
-                "docs/registration.md).",
+                "README, section Gateway services and registration).",
                 resource=self,
             )
         self.registration = Registration(

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
-from components.config import NAMESPACE, ChartSettings, ChartsSettings, ConfigIssue, StorageSettings
+from components.config import NAMESPACE, ChartSettings, ChartsSettings, StorageSettings
 
 STORAGE_RELEASE = "gateway-persistent-storage"
 MANAGER_RELEASE = "gateway-manager"
@@ -73,58 +71,6 @@ def manager_values(floating_ip: str, password: pulumi.Input[str]) -> dict[str, A
             "annotations": {METALLB_IPS_ANNOTATION: floating_ip},
         },
     }
-
-
-def chart_file_issues(charts: ChartsSettings, base: Path) -> list[ConfigIssue]:
-    """Problems with the local files the chart settings name (relative paths from ``base``, the project).
-
-    Checked before anything is registered, because Helm would otherwise fail halfway through an update with
-    an error that names no config key. A local chart's version is Helm's to ignore, so the pin is enforced
-    here: the exported chart must be the version the config pins.
-    """
-    issues: list[ConfigIssue] = []
-    for role, chart in (("storage", charts.storage), ("manager", charts.manager)):
-        if chart.values_file is not None and not (base / chart.values_file).is_file():
-            issues.append(
-                ConfigIssue(
-                    _key(f"charts.{role}.valuesFile"),
-                    chart.values_file,
-                    "is not a file on this machine; give the path of the YAML values file (relative paths start "
-                    "at the project folder).",
-                )
-            )
-        if charts.directory is not None:
-            issues.extend(_local_chart_issues(charts, role, chart, base))
-    return issues
-
-
-def _local_chart_issues(charts: ChartsSettings, role: str, chart: ChartSettings, base: Path) -> list[ConfigIssue]:
-    folder = base / charts.reference(chart)
-    manifest = folder / "Chart.yaml"
-    if not manifest.is_file():
-        return [
-            ConfigIssue(
-                _key("charts.directory"),
-                charts.directory,
-                f"has no chart {chart.chart!r} ({manifest} is missing): export it there with `helm chart "
-                f"export <registry>/{chart.chart}:{chart.version} --destination {charts.directory}`.",
-            )
-        ]
-    try:
-        data = yaml.safe_load(manifest.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        return [ConfigIssue(_key("charts.directory"), charts.directory, f"{manifest} cannot be read: {exc}.")]
-    found = str(data.get("version")) if isinstance(data, dict) else None
-    if found != chart.version.lstrip("v") and found != chart.version:
-        return [
-            ConfigIssue(
-                _key(f"charts.{role}.version"),
-                chart.version,
-                f"does not match the exported chart in {folder} (version {found}): pin {found!r} or export "
-                f"version {chart.version} there.",
-            )
-        ]
-    return []
 
 
 class GatewayServices(pulumi.ComponentResource):

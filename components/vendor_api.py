@@ -3,7 +3,8 @@
 Standard library only (``urllib`` and ``ssl``), because this module also runs inside the Pulumi dynamic
 provider process, which has the program's virtualenv but nothing set up beyond it.
 
-Endpoints, headers and payloads follow the vendor's public API docs (see ``docs/registration.md``):
+Endpoints, headers and payloads follow the vendor's public API docs (README, "Gateway services and
+registration"):
 
 * The appliance (the Gateway Manager, ``https://<floating IP>:5480``): an access token from the appliance's
   user and password (``POST /v2/auth/token``, or ``POST /api/v2/apiTokenGen`` in older releases), then

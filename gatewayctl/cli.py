@@ -16,33 +16,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from components.config import ConfigError, ConfigIssue
+from components.config import ConfigError
 from gatewayctl import preflight, stackfile
+from gatewayctl.common import (
+    EXIT_OK,
+    EXIT_OTHER,
+    EXIT_VIOLATION,
+    UsageError,
+    add_config_option,
+    err,
+    parse_overrides,
+    project_dir,
+    report_config_error,
+)
 from gatewayctl.harness import InventoryError
-
-EXIT_OK, EXIT_VIOLATION, EXIT_CONFIG, EXIT_OTHER = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """A bad command-line value (exit 3, like any failure that is not the stack's config)."""
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def project_dir() -> Path:
-    here = Path.cwd()
-    if not (here / "Pulumi.yaml").is_file():
-        raise UsageError(f"no Pulumi.yaml in {here}: run gatewayctl from the project root")
-    return here
-
-
-def config_error_json(stack: str, error: ConfigError) -> dict[str, Any]:
-    def one(issue: ConfigIssue) -> dict[str, Any]:
-        return {"key": issue.key, "value": issue.value, "message": issue.message}
-
-    return {"stack": stack, "error": one(error.issues[0]), "errors": [one(i) for i in error.issues]}
 
 
 def _read_policy_config(path: str | None) -> dict[str, Any] | None:
@@ -59,16 +46,6 @@ def _read_policy_config(path: str | None) -> dict[str, Any] | None:
     return data
 
 
-def _overrides(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or ":" not in key:
-            raise UsageError(f"--config {pair!r}: write it as namespace:key=value, e.g. gateway-cluster:primary=gw-2")
-        out[key] = value
-    return out
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     from gatewayctl import plan as planning
 
@@ -80,19 +57,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         inventory = vcenter.live_inventory(root, args.stack)
     policy_config = _read_policy_config(args.policy_config)
     try:
-        result = planning.make_plan(root, args.stack, inventory=inventory, overrides=_overrides(args.config))
+        result = planning.make_plan(root, args.stack, inventory=inventory, overrides=parse_overrides(args.config))
     except ConfigError as error:
-        if args.json:
-            print(json.dumps(config_error_json(args.stack, error), indent=2))
-        else:
-            _err(f"gatewayctl plan: stack '{args.stack}': {error}")
-        return EXIT_CONFIG
+        return report_config_error("plan", args.stack, error, as_json=args.json)
     if not args.no_policies:
         from gatewayctl import policy_eval
 
         result.violations = policy_eval.evaluate(result.run, policy_config)
     for warning in result.prepared.warnings:
-        _err(f"warning: {warning}")
+        err(f"warning: {warning}")
     if args.json:
         print(json.dumps(planning.to_json(result, show_secrets=args.show_secrets), indent=2))
     else:
@@ -114,13 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy pack config (JSON), as for `pulumi preview --policy-pack-config`",
     )
     plan.add_argument("--no-policies", action="store_true", help="skip the policy pack")
-    plan.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. gateway-cluster:primary=gw-prod-2 (repeatable)",
-    )
+    add_config_option(plan)
     plan.add_argument(
         "--vcenter",
         action="store_true",
@@ -144,21 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except (UsageError, stackfile.StackError) as exc:
-        _err(f"gatewayctl {args.command}: {exc}")
+        err(f"gatewayctl {args.command}: {exc}")
         return EXIT_OTHER
     except InventoryError as exc:
-        _err(
+        err(
             f"gatewayctl {args.command}: vSphere look-up failed: {exc}. Check the name in the stack's "
             "gateway-cluster:vsphere / nodes[].esxiHost against vCenter (`gatewayctl preflight` checks them all)."
         )
         return EXIT_OTHER
     except KeyboardInterrupt:
-        _err("gatewayctl: interrupted")
+        err("gatewayctl: interrupted")
         return EXIT_OTHER
     except Exception as exc:  # noqa: BLE001 - the promise is: no traceback, exit 3, unless debugging
         if os.environ.get("GATEWAYCTL_DEBUG") == "1":
             traceback.print_exc()
-        _err(
+        err(
             f"gatewayctl {args.command}: internal error: {type(exc).__name__}: {exc}\n"
             "(set GATEWAYCTL_DEBUG=1 for the traceback)"
         )

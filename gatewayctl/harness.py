@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 import runpy
 import sys
@@ -517,6 +518,9 @@ def run_program(
         added_path = str(project_dir) not in sys.path
         if added_path:
             sys.path.insert(0, str(project_dir))
+        # `pulumi` runs a Python program from its project folder: relative paths in config mean the same here.
+        previous_cwd = os.getcwd()
+        os.chdir(project_dir)
         try:
             pulumi.runtime.set_mocks(
                 mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=monitor
@@ -531,6 +535,7 @@ def run_program(
             loop.run_until_complete(pulumi.runtime.run_in_stack(program))
         finally:
             _close(loop)
+            os.chdir(previous_cwd)
             if added_path:
                 sys.path.remove(str(project_dir))
             # A fresh loop for whoever runs next (pytest's own tests, a second program run).

@@ -51,7 +51,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from gatewayctl import harness
-from gatewayctl.cli import UsageError
+from gatewayctl.common import UsageError
 from gatewayctl.plan import Violation
 from policies import gateway_policies
 

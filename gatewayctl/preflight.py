@@ -25,7 +25,7 @@ import pulumi.runtime
 
 from components import config as cfg
 from components.cluster import annotation_owner
-from gatewayctl import harness, probe, stackfile, vcenter
+from gatewayctl import common, harness, probe, stackfile, vcenter
 
 Status = Literal["pass", "fail", "warn"]
 
@@ -77,19 +77,13 @@ def load_settings(
     """The stack's validated settings and its raw ``config:`` map (with overrides).
 
     Validation is the program's own: the runtime's config is set to what ``plan`` runs the program with, and
-    ``read_raw``/``parse`` read it back as ``components.config.load`` does. Raises ``ConfigError``.
+    :func:`components.config.read_settings` reads it back as the program does. Raises ``ConfigError``.
     """
     raw = dict(stackfile.read_stack(project_dir, stack))
     prepared = stackfile.prepare(raw, stack, overrides=overrides)
     raw.update(overrides or {})
     pulumi.runtime.set_all_config(dict(prepared.values), list(prepared.secret_keys))
-    reader = pulumi.Config(cfg.NAMESPACE)
-    settings = cfg.parse(
-        cfg.read_raw(reader),
-        secrets_present={k: _key(k) in prepared.values for k in cfg.SECRET_KEYS},
-        other_keys=cfg._other_keys(),
-    )
-    return settings, raw
+    return cfg.read_settings(), raw
 
 
 # --------------------------------------------------------------------------------------------- vCenter
@@ -591,18 +585,12 @@ def _progress(message: str) -> None:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
-    from gatewayctl import cli  # cli imports this module to register the command
-
-    root = cli.project_dir()
-    overrides = cli._overrides(args.config)
+    root = common.project_dir()
+    overrides = common.parse_overrides(args.config)
     try:
         settings, raw = load_settings(root, args.stack, overrides)
     except cfg.ConfigError as error:
-        if args.json:
-            print(json.dumps(cli.config_error_json(args.stack, error), indent=2))
-        else:
-            cli._err(f"gatewayctl preflight: stack '{args.stack}': {error}")
-        return cli.EXIT_CONFIG
+        return common.report_config_error("preflight", args.stack, error, as_json=args.json)
     report = run_checks(
         root, args.stack, settings, raw, timeout=args.timeout, probe_timeout=args.probe_timeout, progress=_progress
     )
@@ -610,7 +598,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(to_text(report))
-    return cli.EXIT_VIOLATION if report.failed else cli.EXIT_OK
+    return common.EXIT_VIOLATION if report.failed else common.EXIT_OK
 
 
 def _seconds(text: str) -> float:
@@ -629,13 +617,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to check")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, as for plan (repeatable)",
-    )
+    common.add_config_option(parser)
     parser.add_argument(
         "--timeout",
         type=_seconds,
