@@ -329,6 +329,10 @@ def _natural(name: str) -> tuple[Any, ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name))
 
 
+#: The step of a component that registers nothing and waits for nothing.
+_NOTHING_TO_DO = 1 << 30
+
+
 def stable_order(records: Sequence[Resource]) -> list[Resource]:
     """Registrations arrive from a thread pool in any order: order them as a tree (parents before children)
     whose siblings come in the order the engine can act on them, ties broken by name, so that plans read like
@@ -337,7 +341,8 @@ def stable_order(records: Sequence[Resource]) -> list[Resource]:
     A resource's step is one more than the latest step it waits for (its provider, and for a dependency on a
     component, all of the component's descendants). A component's step is that of its earliest descendant
     that waits for anything (free-standing children such as random tokens say nothing about when the
-    component acts), or else one more than the latest step of what the component itself waits for.
+    component acts), or else one more than the latest step of what the component itself waits for; an empty
+    component that waits for nothing comes after its siblings.
     """
     by_urn = {r.urn: r for r in records}
     children: dict[str | None, list[Resource]] = {}
@@ -367,7 +372,12 @@ def stable_order(records: Sequence[Resource]) -> list[Resource]:
             steps[urn] = 1 + max(waits, default=0)
         else:
             acting = [step(d, inner) for d in descendants(urn) if by_urn[d].custom and steps_waiting(d)]
-            steps[urn] = min(acting) if acting else 1 + max(waits, default=0)
+            if acting:
+                steps[urn] = min(acting)
+            elif waits or any(by_urn[d].custom for d in descendants(urn)):
+                steps[urn] = 1 + max(waits, default=0)
+            else:
+                steps[urn] = _NOTHING_TO_DO  # an empty component (a skipped step): listed after its siblings
         return steps[urn]
 
     def steps_waiting(urn: str) -> bool:

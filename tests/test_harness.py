@@ -1,0 +1,102 @@
+"""The mock-run harness itself: ordering, secret handling, failures, inventory."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from gatewayctl import harness
+from tests.stacks import run_stack, stack_raw
+
+NS = "gateway-cluster"
+
+
+def _resource(name: str, *, parent: str | None = None, deps: tuple[str, ...] = (), custom: bool = True):
+    return harness.Resource(
+        urn=f"urn:{name}",
+        type="t:custom" if custom else "t:component",
+        name=name,
+        parent=parent,
+        custom=custom,
+        provider=None,
+        dependencies=list(deps),
+        property_dependencies={},
+        inputs={},
+        options={},
+    )
+
+
+def test_stable_order_is_a_tree_in_dependency_order_whatever_the_arrival_order():
+    records = [
+        _resource("cluster", custom=False),
+        _resource("gw-10", parent="urn:cluster", custom=False),
+        _resource("gw-2", parent="urn:cluster", custom=False),
+        _resource("gw-10-vm", parent="urn:gw-10"),
+        _resource("gw-2-vm", parent="urn:gw-2"),
+        _resource("a-late-step", parent="urn:cluster", deps=("urn:gw-2-vm", "urn:gw-10-vm")),
+        _resource("skipped", parent="urn:cluster", custom=False),
+        _resource("z-free", parent="urn:cluster"),
+    ]
+    expected = ["cluster", "gw-2", "gw-2-vm", "gw-10", "gw-10-vm", "z-free", "a-late-step", "skipped"]
+    rng = random.Random(7)
+    for _ in range(20):
+        shuffled = records[:]
+        rng.shuffle(shuffled)
+        assert [r.name for r in harness.stable_order(shuffled)] == expected
+
+
+def test_reveal_masks_secrets_in_place_and_renders_references_and_unknowns():
+    wire = {
+        "values": {"secrets": {"defaultPassword": harness.secret("pw")}, "port": 5480},
+        "ref": {harness.SIG_KEY: harness.RESOURCE_REF_SIG, "urn": "urn:x", "id": "1"},
+        "later": harness.UNKNOWN,
+    }
+    assert harness.reveal(wire) == {
+        "values": {"secrets": {"defaultPassword": "[secret]"}, "port": 5480},
+        "ref": "urn:x",
+        "later": "[unknown]",
+    }
+    assert harness.reveal(wire, mask=None)["values"]["secrets"]["defaultPassword"] == "pw"
+
+
+def test_engine_secret_rules_are_emulated():
+    """A secret input gives a secret output; additional_secret_outputs make outputs secret."""
+    run = run_stack("prod")
+    steps = [r for r in run.by_type("command:remote:Command") if "stdin" in r.inputs]
+    assert steps, "some remote step reads a secret from stdin"
+    for r in steps:
+        assert harness.is_secret(r.inputs["stdin"]), r.urn
+        assert harness.is_secret(r.state["stdin"]), f"{r.urn}: a secret input must stay secret as an output"
+        if "stdout" in r.options.get("additionalSecretOutputs", []):
+            assert harness.is_secret(r.state["stdout"]), r.urn
+
+
+def test_a_failed_run_leaves_nothing_that_breaks_the_next_one():
+    missing = harness.DeclaredInventory(missing=frozenset({("host", "esx-02.corp.example.com")}))
+    for _ in range(2):
+        with pytest.raises(harness.InventoryError, match="esx-02"):
+            run_stack("prod", inventory=missing)
+    # The same process runs the program again, cleanly.
+    run = run_stack("prod")
+    assert len(run.by_type("vsphere:index/virtualMachine:VirtualMachine")) == 3
+
+
+def test_declared_inventory_ids_are_stable_and_distinct():
+    inv = harness.DeclaredInventory()
+    token = "vsphere:index/getHost:getHost"
+    a = inv.invoke(token, {"name": "esx-01", "datacenterId": "datacenter-1"})
+    assert a == inv.invoke(token, {"name": "esx-01", "datacenterId": "datacenter-1"})
+    assert a["id"] != inv.invoke(token, {"name": "esx-02", "datacenterId": "datacenter-1"})["id"]
+    assert a["id"].startswith("host-") and a["resourcePoolId"].startswith("resgroup-")
+    with pytest.raises(harness.InventoryError, match="cannot answer"):
+        inv.invoke("vsphere:index/getTag:getTag", {"name": "x"})
+
+
+def test_relative_paths_resolve_from_the_project_folder(tmp_path, monkeypatch):
+    """`pulumi` runs the program from its folder; so does the harness, wherever the caller stands."""
+    monkeypatch.chdir(tmp_path)
+    raw = stack_raw("prod")
+    raw[f"{NS}:charts"] = {"storage": {"version": "1.0.0", "valuesFile": "Pulumi.yaml"}}
+    run = run_stack(raw=raw)
+    assert run.named("gateway-persistent-storage")
