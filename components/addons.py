@@ -19,6 +19,8 @@ class ClusterAddonsArgs:
     """The node the addons are enabled from (an addon is cluster-wide)."""
     metallb_range: str
     """MetalLB's address pool: the floating IP alone by default, or config ``metallbRange``."""
+    sudo_stdin: pulumi.Input[str] | None
+    """The secret password line ``sudo -S`` reads (MicroK8s runs as root), or ``None`` when sudo needs none."""
     after: Sequence[pulumi.Resource]
     """The last join (or, for one node, its bootstrap): addons enabled earlier would miss the later nodes."""
 
@@ -35,6 +37,7 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{name}-enable",
             args.primary,
             scripts.addons_command(args.metallb_range),
+            stdin=args.sudo_stdin,
             # A rebuilt primary (a new VM) starts without addons.
             triggers=[args.primary.vm_id],
             depends_on=args.after,

@@ -215,6 +215,8 @@ class GatewayCluster(pulumi.ComponentResource):
                 client_key=args.secrets.registration_client_key,
                 client_secret=args.secrets.registration_client_secret,
                 after=[self.services.manager],
+                # A rebuilt cluster (a new CA) runs a fresh manager that must be registered again.
+                cluster_identity=self.services.cluster_identity,
                 description=f"Gateway cluster {args.project}/{args.stack}, managed by Pulumi.",
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -32,7 +32,8 @@ class ClusterFormation(pulumi.ComponentResource):
     """The run-book's cluster steps, in order:
 
     1. bootstrap (``ClusterBootstrap``): hostname, MicroK8s, stale node object, /etc/hosts; all nodes at once;
-    2. join (``ClusterJoin``): one token per joining node, issued on the primary, joins one node at a time;
+    2. join (``ClusterJoin``): one token per joining node, issued on the primary, joins one node at a time
+       (every node has its join steps, the primary's do nothing, so that moving the primary deletes none);
     3. addons (``ClusterAddons``): dns and MetalLB, after the last join;
     4. ``<name>-kubeconfig``: the cluster's kubeconfig from the primary, a secret;
     5. ``<name>-health``: the health gate, every node Ready; what comes next waits for :attr:`ready`.
@@ -57,17 +58,20 @@ class ClusterFormation(pulumi.ComponentResource):
         ]
         primary = next(n for n in nodes if n.hostname == settings.primary)
         child = pulumi.ResourceOptions(parent=self)
+        # Every step runs MicroK8s as root (see lib.sh), so every step gets the sudo password line on stdin.
+        sudo = sudo_stdin(args.secrets)
 
         self.bootstrap = ClusterBootstrap(
             f"{name}-bootstrap",
-            ClusterBootstrapArgs(nodes=nodes, sudo_stdin=sudo_stdin(args.secrets)),
+            ClusterBootstrapArgs(nodes=nodes, sudo_stdin=sudo),
             opts=child,
         )
         self.join = ClusterJoin(
             f"{name}-join",
             ClusterJoinArgs(
                 primary=primary,
-                joiners=[n for n in nodes if n is not primary],
+                nodes=nodes,
+                secrets=args.secrets,
                 after=self.bootstrap.steps,
             ),
             opts=child,
@@ -75,13 +79,14 @@ class ClusterFormation(pulumi.ComponentResource):
         formed: Sequence[pulumi.Resource] = [self.join.last] if self.join.last is not None else self.bootstrap.steps
         self.addons = ClusterAddons(
             f"{name}-addons",
-            ClusterAddonsArgs(primary=primary, metallb_range=settings.metallb_range, after=formed),
+            ClusterAddonsArgs(primary=primary, metallb_range=settings.metallb_range, sudo_stdin=sudo, after=formed),
             opts=child,
         )
         kubeconfig = step(
             f"{name}-kubeconfig",
             primary,
             scripts.kubeconfig_command(primary.ip),
+            stdin=sudo,
             stdout_secret=True,
             triggers=[primary.vm_id],
             depends_on=[self.addons.enable],
@@ -92,6 +97,7 @@ class ClusterFormation(pulumi.ComponentResource):
             f"{name}-health",
             primary,
             scripts.health_command([n.hostname for n in nodes]),
+            stdin=sudo,
             triggers=[n.vm_id for n in nodes],
             depends_on=[*self.bootstrap.steps, *self.join.joins.values(), self.addons.enable, kubeconfig],
             parent=self,

@@ -10,7 +10,8 @@ import pulumi_command as command
 import pulumi_random as random
 
 from components import scripts
-from components.remote import RemoteNode, secret_stdin, step
+from components.config import Secrets
+from components.remote import RemoteNode, step, sudo_and_token_stdin, sudo_stdin
 
 #: Join tokens' length: MicroK8s wants at least 32 characters.
 TOKEN_LENGTH = 40
@@ -22,28 +23,36 @@ class ClusterJoinArgs:
 
     primary: RemoteNode
     """The node that issues the tokens and that the others join."""
-    joiners: Sequence[RemoteNode]
-    """The other nodes, in config order: the order they join in."""
+    nodes: Sequence[RemoteNode]
+    """Every node of the cluster, the primary included, in config order: the order they join in."""
+    secrets: Secrets
+    """The sudo password (MicroK8s runs as root), when the stack has one."""
     after: Sequence[pulumi.Resource]
     """What must be done before the first token is issued: every node bootstrapped and its hosts file written
     (the primary refuses a node whose hostname it cannot resolve)."""
 
 
 class ClusterJoin(pulumi.ComponentResource):
-    """For each joining node, in config order, each step waiting for the previous node's join:
+    """For each node, in config order, each step waiting for the previous node's join:
 
-    - ``<hostname>-join-token``: a random secret token (``pulumi-random``, letters and digits).
+    - ``<hostname>-join-token``: a random secret token (``pulumi-random``, letters and digits), for every node
+      but the primary.
     - ``<hostname>-add-node``: ``microk8s add-node --token T --token-ttl S`` on the primary. On delete (the node
       left the config, or a destroy): ``microk8s remove-node <hostname>`` on the primary.
     - ``<hostname>-join``: ``microk8s join <primary>:25000/T`` on the node, retried with backoff. On delete:
       ``microk8s leave`` on the node.
+
+    The primary has its two steps too, which do nothing while it is the primary. So a node's membership steps
+    exist exactly as long as the node is in the config: making another node primary only updates them (a
+    re-run that finds every node a member already), where steps named after the *joining* nodes alone would
+    delete the new primary's join, and its delete would make the new primary leave the cluster.
 
     Pulumi deletes dependents first: the join (``leave`` on the node) before its add-node (``remove-node`` on
     the primary), and both before the node's VM, which they depend on through the bootstrap.
     """
 
     members: pulumi.Output[list[str]]
-    """Every node of the cluster once this is done: the primary first, then the joiners in join order."""
+    """Every node of the cluster once this is done: the primary first, then the others in join order."""
 
     def __init__(self, name: str, args: ClusterJoinArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gateway-cluster:index:ClusterJoin", name, None, opts)
@@ -52,13 +61,18 @@ class ClusterJoin(pulumi.ComponentResource):
         self.add_nodes: dict[str, command.remote.Command] = {}
         self.joins: dict[str, command.remote.Command] = {}
         previous: command.remote.Command | None = None
-        for node in args.joiners:
-            token = random.RandomPassword(
-                f"{node.hostname}-join-token",
-                length=TOKEN_LENGTH,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        for node in args.nodes:
+            # stdin: the sudo password line, then (for a joining node) its token.
+            node_stdin = sudo_stdin(args.secrets)
+            if node is not primary:
+                token = random.RandomPassword(
+                    f"{node.hostname}-join-token",
+                    length=TOKEN_LENGTH,
+                    special=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                self.tokens[node.hostname] = token
+                node_stdin = sudo_and_token_stdin(args.secrets, token.result)
             # One at a time: the next token is issued only after the previous node joined, so a token's TTL
             # runs during its own join, and dqlite never sees two membership changes at once. The first join
             # waits for every bootstrap and hosts step; each later one waits for the join before it and so,
@@ -70,9 +84,9 @@ class ClusterJoin(pulumi.ComponentResource):
             add_node = step(
                 f"{node.hostname}-add-node",
                 primary,
-                scripts.add_node_command(node.hostname),
-                delete=scripts.remove_node_command(node.hostname),
-                stdin=secret_stdin(token.result),
+                scripts.add_node_command(node.hostname, primary.hostname),
+                delete=scripts.remove_node_command(node.hostname, primary.hostname),
+                stdin=node_stdin,
                 stdout_secret=True,
                 triggers=[node.vm_id],
                 delete_before_replace=True,
@@ -84,17 +98,18 @@ class ClusterJoin(pulumi.ComponentResource):
                 node,
                 scripts.join_command(primary.ip, primary.hostname, node.hostname),
                 delete=scripts.leave_command(node.hostname, primary.hostname),
-                stdin=secret_stdin(token.result),
+                stdin=node_stdin,
                 triggers=[node.vm_id],
                 delete_before_replace=True,
                 depends_on=[*waits_for, add_node],
                 parent=self,
             )
-            self.tokens[node.hostname] = token
             self.add_nodes[node.hostname] = add_node
             self.joins[node.hostname] = join
             previous = join
         self.last: command.remote.Command | None = previous
-        """The last join, which every later step waits for; ``None`` for a single-node cluster."""
-        self.members = pulumi.Output.from_input([primary.hostname, *(n.hostname for n in args.joiners)])
+        """The last join, which every later step waits for."""
+        self.members = pulumi.Output.from_input(
+            [primary.hostname, *(n.hostname for n in args.nodes if n is not primary)]
+        )
         self.register_outputs({"members": self.members})

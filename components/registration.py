@@ -28,8 +28,11 @@ import pulumi.dynamic as dynamic
 from components import vendor_api
 from components.config import RegistrationSettings
 
-#: Inputs whose change means registering again (a new cluster address, tenant or activation token).
-_REGISTRATION_KEYS = ("manager_url", "server", "activation_token")
+#: Inputs whose change means registering again (a new cluster address, tenant or activation token, or a
+#: rebuilt cluster whose freshly installed manager is not registered yet).
+_REGISTRATION_KEYS = ("manager_url", "server", "activation_token", "cluster")
+#: What the appliance is registered with: a change means a registration the appliance cannot simply take.
+_IDENTITY_KEYS = ("server", "activation_token")
 #: Inputs that are only recorded: a new wait time or pinned certificate changes nothing on the appliance.
 _RECORDED_KEYS = ("manager_user", "ca_cert", "wait_seconds")
 #: Inputs that identify the profile: a change means another profile (a replacement).
@@ -104,7 +107,10 @@ class RegistrationProvider(dynamic.ResourceProvider):
             # Only recorded inputs changed: nothing to tell the appliance.
             return dynamic.UpdateResult(outs=self._outs(news, olds.get("outcome", "registered")))
         outcome = self._register(news)
-        if outcome == "already-registered":
+        same_registration = all(olds.get(k) == news.get(k) for k in _IDENTITY_KEYS)
+        # Only the address or the cluster changed (a new floatingIp, a rebuilt cluster): an appliance registered
+        # with this very token and tenant may answer there, so "already registered" is no conflict.
+        if outcome == "already-registered" and not same_registration:
             raise vendor_api.RequestFailedError(
                 "POST",
                 f"{news['manager_url']}{vendor_api.APPLIANCE_REGISTER_PATH}",
@@ -208,6 +214,8 @@ class RegistrationArgs:
     """PEM certificate that pins the appliance; ``None`` accepts its self-signed certificate unverified."""
     wait_seconds: int = 900
     """How long to wait for the manager to answer."""
+    cluster: pulumi.Input[str] | None = None
+    """Which cluster runs the manager (:attr:`GatewayServices.cluster_identity`): a rebuilt cluster registers again."""
 
 
 class Registration(dynamic.Resource, module="gateway", name="Registration"):
@@ -225,6 +233,7 @@ class Registration(dynamic.Resource, module="gateway", name="Registration"):
             "activation_token": pulumi.Output.secret(args.activation_token),
             "ca_cert": args.ca_cert,
             "wait_seconds": args.wait_seconds,
+            "cluster": None if args.cluster is None else pulumi.Output.secret(args.cluster),
             "status": None,
             "outcome": None,
         }
@@ -255,6 +264,9 @@ class GatewayRegistrationArgs:
     """What must be running first: the gateway-manager release."""
     description: str
     """A new management profile's description: which project and stack manage it."""
+    cluster_identity: pulumi.Input[str] | None = None
+    """:attr:`GatewayServices.cluster_identity`: when it changes (a rebuilt cluster, a freshly installed manager),
+    the appliance is registered again. ``None``: only the inputs above trigger a registration."""
 
 
 def skip_reason(settings: RegistrationSettings | None) -> str | None:
@@ -283,7 +295,7 @@ class GatewayRegistration(pulumi.ComponentResource):
         if reason is not None or settings is None:
             pulumi.log.warn(
                 f"Registration skipped: {reason}. Set the activationToken secret, or the platform API credentials "
-                "(see the README, section Rolling back to the classic gateway), and run `pulumi up` again.",
+                "(see the README, section Registering a new cluster), and run `pulumi up` again.",
                 resource=self,
             )
             self.status = pulumi.Output.from_input("skipped")
@@ -334,6 +346,7 @@ class GatewayRegistration(pulumi.ComponentResource):
                 activation_token=token,
                 ca_cert=settings.ca_cert,
                 wait_seconds=settings.wait_seconds,
+                cluster=args.cluster_identity,
             ),
             opts=after,
         )

@@ -59,6 +59,11 @@ def sudo_stdin(secrets: Secrets) -> pulumi.Output[str] | None:
     return secret_stdin(secrets.ssh_password) if secrets.ssh_password is not None else None
 
 
+def sudo_and_token_stdin(secrets: Secrets, token: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The sudo password line (empty when the stack has none: sudo must not ask), then the join token line."""
+    return secret_stdin(secrets.ssh_password if secrets.ssh_password is not None else "", token)
+
+
 def step(
     name: str,
     target: RemoteNode,
@@ -86,6 +91,9 @@ def step(
         delete=delete,
         stdin=stdin,
         # No `environment`: a stock sshd accepts only LANG and LC_* (AcceptEnv) and silently drops the rest.
+        # Nor the previous stdout/stderr as PULUMI_COMMAND_STDOUT/STDERR (the provider's default): on an update or
+        # delete that would send the old output, the kubeconfig say, to the (maybe new) host's sshd.
+        add_previous_output_in_env=False,
         triggers=list(triggers) or None,
         logging=command.remote.Logging.NONE if stdout_secret else command.remote.Logging.STDERR,
         opts=pulumi.ResourceOptions(

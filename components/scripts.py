@@ -3,8 +3,13 @@
 Every step is a real script in ``components/scripts/`` (``set -euo pipefail``, shellcheck-clean). A command
 line is ``bash -c <lib.sh + step script> gateway-<step> <arguments...>``, every part quoted with
 :func:`shlex.quote`, so a value can never become shell syntax. Secrets (the sudo password, a join token) are
-never arguments: the steps read them from stdin, which keeps them off process lists, out of the command
-strings Pulumi shows in a diff, and out of the provider's error messages (which quote the command line).
+never arguments of a step: the steps read them from stdin, which keeps them out of the command strings Pulumi
+shows in a diff and out of the provider's error messages (which quote the command line).
+
+Known limitation: MicroK8s' CLI takes a join token only as an argument, so ``microk8s add-node --token T`` (on
+the primary, for about a second) and ``microk8s join <ip>:25000/T`` (on the joining node, for the join) show
+the token in that VM's process list to its local users. The token's TTL (:data:`JOIN_TOKEN_TTL_SECONDS`)
+bounds what a seen token is worth; no other MicroK8s interface avoids it.
 """
 
 from __future__ import annotations
@@ -82,13 +87,15 @@ def hosts_command(entries: Sequence[tuple[str, str]]) -> str:
     return render("hosts", *(part for entry in entries for part in entry))
 
 
-def add_node_command(hostname: str, ttl_seconds: int = JOIN_TOKEN_TTL_SECONDS) -> str:
-    """On the primary: issues the join token read from stdin for ``hostname``, unless it is a Ready member."""
-    return render("add-node", hostname, str(ttl_seconds))
+def add_node_command(hostname: str, primary_hostname: str, ttl_seconds: int = JOIN_TOKEN_TTL_SECONDS) -> str:
+    """On the primary: issues the join token read from stdin for ``hostname``, unless it is a Ready member (or
+    the primary itself, which needs no token)."""
+    return render("add-node", hostname, primary_hostname, str(ttl_seconds))
 
 
 def join_command(primary_ip: str, primary_hostname: str, hostname: str) -> str:
-    """On ``hostname``: joins the primary with the token read from stdin, retried with backoff."""
+    """On ``hostname``: joins the primary with the token read from stdin, retried with backoff (nothing on the
+    primary itself)."""
     return render(
         "join",
         url_host(primary_ip),
@@ -101,13 +108,13 @@ def join_command(primary_ip: str, primary_hostname: str, hostname: str) -> str:
 
 
 def leave_command(hostname: str, primary_hostname: str) -> str:
-    """On ``hostname`` when it leaves: ``microk8s leave`` if it is a member; never fails."""
+    """On ``hostname`` when it leaves: ``microk8s leave`` if it is a member (never on the primary); never fails."""
     return render("leave", hostname, primary_hostname, str(WAIT_SECONDS))
 
 
-def remove_node_command(hostname: str) -> str:
-    """On the primary after ``hostname`` left: ``microk8s remove-node``; never fails."""
-    return render("remove-node", hostname, str(WAIT_SECONDS))
+def remove_node_command(hostname: str, primary_hostname: str) -> str:
+    """On the primary after ``hostname`` left: ``microk8s remove-node`` (never the primary itself); never fails."""
+    return render("remove-node", hostname, primary_hostname, str(WAIT_SECONDS))
 
 
 def addons_command(metallb_range: str) -> str:

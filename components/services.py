@@ -14,12 +14,14 @@ Assumptions about the vendor's charts (their values are not published; adjust he
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.config import NAMESPACE, ChartSettings, ChartsSettings, StorageSettings
 
@@ -30,6 +32,21 @@ METALLB_IPS_ANNOTATION = "metallb.universe.tf/loadBalancerIPs"
 #: Seconds Helm may wait for a release's objects to become ready: the manager pulls its images on first
 #: install, which on a slow link takes minutes.
 RELEASE_TIMEOUT = 900
+#: Release revisions Helm keeps (one Secret each): the helm CLI's own default, which the vendor's run-book
+#: gets; pulumi-kubernetes would otherwise keep every revision forever.
+RELEASE_HISTORY = 10
+
+
+#: How both releases are installed and upgraded. ``atomic``: a failed install is uninstalled and a failed
+#: upgrade rolled back, so a broken release neither stays half-installed nor blocks the next `pulumi up`
+#: ("cannot re-use a name that is still in use", pulumi-kubernetes #1727/#2758); it implies waiting for
+#: readiness. ``cleanup_on_fail``: objects a failed upgrade created are deleted with it.
+RELEASE_SAFETY: dict[str, Any] = {
+    "atomic": True,
+    "cleanup_on_fail": True,
+    "timeout": RELEASE_TIMEOUT,
+    "max_history": RELEASE_HISTORY,
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,43 @@ def storage_values(storage: StorageSettings | None, node_count: int) -> dict[str
     return {}
 
 
+def cluster_identity(kubeconfig: str) -> str:
+    """A stable name for the cluster a kubeconfig reaches: a hash of its CA certificate.
+
+    Given to the Kubernetes provider as ``cluster_identifier``. Without one, pulumi-kubernetes replaces the
+    provider whenever the kubeconfig's active cluster entry changes, its server address included (another node
+    made primary, the address written differently), and every release with it: Helm would then install a
+    second ``gateway-manager`` next to the first and fail ("cannot re-use a name that is still in use"). With
+    it, the provider is replaced only when the identifier changes. The CA changes only when the cluster is
+    built anew (a new primary VM) or its CA is rotated, which is when the releases must be installed afresh.
+    Without a CA to read, the whole kubeconfig is hashed. Only a hash leaves: no key material.
+    """
+    try:
+        doc = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError:
+        doc = None
+    ca = _current_ca(doc)
+    return "microk8s-" + hashlib.sha256((ca or kubeconfig).encode()).hexdigest()[:16]
+
+
+def _current_ca(doc: Any) -> str | None:
+    """The current context's cluster's ``certificate-authority-data``, or ``None``."""
+    if not isinstance(doc, dict):
+        return None
+    context = _entry(doc.get("contexts"), doc.get("current-context"), "context")
+    cluster = _entry(doc.get("clusters"), context.get("cluster"), "cluster")
+    ca = cluster.get("certificate-authority-data")
+    return ca if isinstance(ca, str) and ca else None
+
+
+def _entry(items: Any, name: Any, kind: str) -> dict[str, Any]:
+    """``items[i][kind]`` for the kubeconfig list entry named ``name``; ``{}`` when there is none."""
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("name") == name and isinstance(item.get(kind), dict):
+            return dict(item[kind])
+    return {}
+
+
 def manager_values(floating_ip: str, password: pulumi.Input[str]) -> dict[str, Any]:
     """The manager chart's values. Only the password leaf is secret, so the rest stays readable in plans."""
     return {
@@ -82,14 +136,21 @@ class GatewayServices(pulumi.ComponentResource):
     """The manager release's name, once installed."""
     manager_url: pulumi.Output[str]
     """Where the manager answers: ``https://<floating IP>:5480``."""
+    cluster_identity: pulumi.Output[str]
+    """Which cluster the releases are on (:func:`cluster_identity`, a secret): it changes when the cluster is
+    rebuilt and the releases are installed afresh, so registration can tell that it must run again."""
 
     def __init__(self, name: str, args: GatewayServicesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gateway-cluster:index:GatewayServices", name, None, opts)
         ready = list(args.ready)
         # The provider connects only once the health gate passed: it reads the cluster at preview time.
+        kubeconfig = pulumi.Output.from_input(args.kubeconfig)
+        self.cluster_identity = kubeconfig.apply(cluster_identity)
         self.provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=args.kubeconfig,
+            kubeconfig=kubeconfig,
+            # Replaced only for another cluster, not for every new kubeconfig text (see cluster_identity).
+            cluster_identifier=self.cluster_identity,
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
         charts = args.charts
@@ -108,7 +169,7 @@ class GatewayServices(pulumi.ComponentResource):
             version=charts.storage.version,
             values=storage_values(args.storage, args.node_count),
             value_yaml_files=storage_files,
-            timeout=RELEASE_TIMEOUT,
+            **RELEASE_SAFETY,
             # A component's depends_on does not reach its children: each release names what it waits for.
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=ready),
         )
@@ -119,7 +180,7 @@ class GatewayServices(pulumi.ComponentResource):
             version=charts.manager.version,
             values=manager_values(args.floating_ip, args.manager_password),
             value_yaml_files=_value_files(charts.manager),
-            timeout=RELEASE_TIMEOUT,
+            **RELEASE_SAFETY,
             # The manager keeps its state on the storage chart's volume: it must exist first.
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*ready, self.storage]),
         )
@@ -131,6 +192,7 @@ class GatewayServices(pulumi.ComponentResource):
                 "storageRelease": self.storage_release,
                 "managerRelease": self.manager_release,
                 "managerUrl": self.manager_url,
+                "clusterIdentity": self.cluster_identity,
             }
         )
 

@@ -14,13 +14,17 @@ registration"):
   (``POST /api/v2/tenants/{tenantId}/managementProfiles``) or attached
   (``GET .../managementProfiles/{id}/attach``), either of which yields an activation token.
 
-Every call has a timeout. Every failure is a :class:`VendorApiError` whose message names the method and
-URL, what went wrong and what to do. No secret (password, client secret, token, activation key) is ever
-put in a message: response bodies quoted in errors have every known secret replaced by ``[secret]``.
+Every call has a timeout. A 429 (rate limited) is retried after the server's ``Retry-After`` (or a growing
+pause) for up to a minute, never past the caller's deadline. Every failure is a :class:`VendorApiError` whose
+message names the method and URL, what went wrong and what to do. No secret (password, client secret, token,
+activation key) is ever put in a message: response bodies quoted in errors have every known secret replaced by
+``[secret]``.
 """
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import json
 import ssl
 import time
@@ -40,6 +44,11 @@ APPLIANCE_REGISTER_PATH = "/api/v2/registration"
 PLATFORM_TOKEN_PATH = "/auth/oauth/token"
 #: How long a quoted response body may be in an error message.
 _BODY_QUOTE = 300
+#: Seconds one call keeps retrying while the server answers 429 (rate limited), unless a caller's deadline ends
+#: it sooner. Rate limits are per minute, so a minute of patience usually gets through.
+DEFAULT_RATE_LIMIT_SECONDS = 60.0
+#: The longest single pause for a 429, whatever ``Retry-After`` asks for.
+_MAX_RATE_LIMIT_PAUSE = 30.0
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -90,6 +99,8 @@ class Answer:
 
     status: int
     body: bytes
+    retry_after: float | None = None
+    """Seconds from the ``Retry-After`` header (a 429's), when it has one."""
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
@@ -142,10 +153,14 @@ class _Http:
         timeout: float,
         use_env_proxy: bool,
         secrets: Callable[[], Iterable[str]],
+        rate_limit_seconds: float = DEFAULT_RATE_LIMIT_SECONDS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.secrets = secrets
+        self.rate_limit_seconds = rate_limit_seconds
+        #: A ``time.monotonic()`` after which no 429 is retried (the caller's own deadline), or ``None``.
+        self.deadline: float | None = None
         handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
         if not use_env_proxy:
             # The appliance sits on the local network: an HTTPS_PROXY meant for the internet must not
@@ -166,7 +181,36 @@ class _Http:
         headers: Mapping[str, str] | None = None,
         unreachable_fix: str,
     ) -> Answer:
-        """Sends one request; returns the answer whatever its status, raises only when there is none."""
+        """Sends one request; returns the answer whatever its status, raises only when there is none.
+
+        A 429 is sent again after ``Retry-After`` (or 1, 2, 4 ... s) while that fits in ``rate_limit_seconds``
+        and before :attr:`deadline`; the last 429 is returned when it does not. A rate-limited request was not
+        processed, so sending it again is safe even for a POST.
+        """
+        give_up = time.monotonic() + self.rate_limit_seconds
+        if self.deadline is not None:
+            give_up = min(give_up, self.deadline)
+        pause = 1.0
+        while True:
+            answer = self._send(method, path, form=form, body=body, headers=headers, unreachable_fix=unreachable_fix)
+            if answer.status != 429:
+                return answer
+            wait = min(answer.retry_after if answer.retry_after is not None else pause, _MAX_RATE_LIMIT_PAUSE)
+            if time.monotonic() + wait > give_up:
+                return answer
+            time.sleep(wait)
+            pause = min(pause * 2, _MAX_RATE_LIMIT_PAUSE)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        unreachable_fix: str,
+    ) -> Answer:
         url = self.url(path)
         data: bytes | None = None
         all_headers = {"Accept": "application/json", **(headers or {})}
@@ -182,7 +226,7 @@ class _Http:
                 return Answer(response.status, response.read())
         except urllib.error.HTTPError as exc:
             with exc:
-                return Answer(exc.code, exc.read())
+                return Answer(exc.code, exc.read(), _retry_after(exc.headers.get("Retry-After")))
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, ssl.SSLCertVerificationError):
@@ -199,6 +243,12 @@ class _Http:
             raise UnreachableError(method, url, f"no answer within {self.timeout:g} s.", unreachable_fix) from None
         except (ConnectionError, ssl.SSLError, OSError) as exc:
             raise UnreachableError(method, url, f"no answer ({_describe(exc)}).", unreachable_fix) from None
+        except http.client.HTTPException as exc:
+            # Not HTTP (a half-started server, something else on the port) or cut off mid-answer. Only the
+            # type is named: the exception's text may quote what the server sent.
+            raise UnreachableError(
+                method, url, f"no usable HTTP answer ({type(exc).__name__}).", unreachable_fix
+            ) from None
 
     def quote(self, answer: Answer) -> str:
         """The answer's body, short and with every known secret removed, for an error message."""
@@ -207,6 +257,20 @@ class _Http:
         if len(text) > _BODY_QUOTE:
             text = text[:_BODY_QUOTE] + "..."
         return f" The server said: {text!r}." if text else ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: a number of seconds or an HTTP date; ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _describe(reason: object) -> str:
@@ -234,12 +298,18 @@ class ApplianceClient:
         *,
         ca_cert: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        rate_limit_seconds: float = DEFAULT_RATE_LIMIT_SECONDS,
     ) -> None:
         self.username = username
         self._password = password
         self._secrets: list[str] = [password]
         self.http = _Http(
-            base_url, appliance_tls(ca_cert), timeout=timeout, use_env_proxy=False, secrets=lambda: self._secrets
+            base_url,
+            appliance_tls(ca_cert),
+            timeout=timeout,
+            use_env_proxy=False,
+            secrets=lambda: self._secrets,
+            rate_limit_seconds=rate_limit_seconds,
         )
         self._token_path: str | None = None
         self._token: str | None = None
@@ -306,8 +376,9 @@ class ApplianceClient:
         call_timeout = self.http.timeout
         while True:
             # No single attempt may outlast the wait: a manager that accepts connections but never answers
-            # would otherwise hold the first attempt for the whole call timeout.
+            # would otherwise hold the first attempt for the whole call timeout (and a 429 its retries).
             self.http.timeout = max(0.1, min(call_timeout, deadline - time.monotonic()))
+            self.http.deadline = deadline
             try:
                 return self.token()
             except UnreachableError as exc:
@@ -319,6 +390,7 @@ class ApplianceClient:
                 last = exc.problem
             finally:
                 self.http.timeout = call_timeout
+                self.http.deadline = None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ManagerTimeoutError(
@@ -408,7 +480,10 @@ def _refusal(method: str, url: str, answer: Answer, http: _Http, fix: str) -> Ve
         429: "429 Too Many Requests: rate limited",
     }.get(status, f"HTTP {status}")
     if status == 429:
-        fix = "Wait a minute and run `pulumi up` again."
+        fix = (
+            f"It was retried for up to {http.rate_limit_seconds:g} s (or until the wait ran out). Wait a few "
+            "minutes and run `pulumi up` again."
+        )
     elif status == 410:
         fix = "Check gateway-cluster:registration.server and tenantId: the tenant was removed or moved."
     return RequestFailedError(method, url, f"{meaning}.{http.quote(answer)}", fix, status=status)
@@ -425,9 +500,12 @@ def register_appliance(
     wait_seconds: float = 900.0,
     interval: float = 5.0,
     timeout: float = DEFAULT_CALL_TIMEOUT,
+    rate_limit_seconds: float = DEFAULT_RATE_LIMIT_SECONDS,
 ) -> RegisterOutcome:
     """Waits for the Gateway Manager, gets an access token and registers the appliance with the tenant."""
-    client = ApplianceClient(manager_url, username, password, ca_cert=ca_cert, timeout=timeout)
+    client = ApplianceClient(
+        manager_url, username, password, ca_cert=ca_cert, timeout=timeout, rate_limit_seconds=rate_limit_seconds
+    )
     client.wait_for_token(wait_seconds, interval=interval)
     return client.register(activation_key, server)
 
@@ -456,6 +534,7 @@ class PlatformClient:
         *,
         ca_cert: str | None = None,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        rate_limit_seconds: float = DEFAULT_RATE_LIMIT_SECONDS,
     ) -> None:
         self._client_key = client_key
         self._client_secret = client_secret
@@ -466,6 +545,7 @@ class PlatformClient:
             timeout=timeout,
             use_env_proxy=True,
             secrets=lambda: self._secrets,
+            rate_limit_seconds=rate_limit_seconds,
         )
         self._token: str | None = None
 

@@ -50,16 +50,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from gatewayctl import plan as planning
 
     root = project_dir()
+    policy_config = _read_policy_config(args.policy_config)
     inventory = None
     if args.vcenter:
         from gatewayctl import vcenter
 
         inventory = vcenter.live_inventory(root, args.stack)
-    policy_config = _read_policy_config(args.policy_config)
     try:
         result = planning.make_plan(root, args.stack, inventory=inventory, overrides=parse_overrides(args.config))
     except ConfigError as error:
         return report_config_error("plan", args.stack, error, as_json=args.json)
+    finally:
+        # Log out of vCenter (the look-ups are over): a leaked session counts against its session limit.
+        if inventory is not None:
+            inventory.close()
     if not args.no_policies:
         from gatewayctl import policy_eval
 

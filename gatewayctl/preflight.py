@@ -411,7 +411,17 @@ def check_addresses(
         answer = answers[str(ipaddress.ip_address(address))]
         target = f"{address} ({role})"
         notes = f" ({'; '.join(answer.notes)})" if answer.notes else ""
-        if not answer.in_use:
+        if not answer.in_use and not answer.probed:
+            rows.append(
+                warned(
+                    "ip.free",
+                    target,
+                    f"could not be probed from this machine, so it may be in use{notes}",
+                    f"Run preflight from a machine that reaches {settings.network.cidr}, or make sure yourself "
+                    f"that nothing uses {address}",
+                )
+            )
+        elif not answer.in_use:
             rows.append(ok("ip.free", target, f"no answer within {timeout:g} s: free{notes}"))
         elif expected:
             rows.append(ok("ip.free", target, f"{answer.describe()}: expected, this stack's cluster runs there"))
@@ -446,7 +456,8 @@ def check_nfs(settings: cfg.Settings, timeout: float) -> list[Check]:
     if not is_address:
         rows.append(ok("nfs.dns", server, f"resolves to {', '.join(addresses)}"))
     target = f"{server}:{NFS_PORT}"
-    result = probe.check_port(server, NFS_PORT, timeout)
+    # The addresses just resolved, not the name again: a second look-up could fail or take another timeout.
+    result = probe.first_open(addresses, NFS_PORT, timeout)
     if result.state == "open":
         rows.append(ok("nfs.port", target, "accepts connections (NFS over TCP)"))
     else:
@@ -523,15 +534,33 @@ def run_checks(
                         "Run preflight again; check vCenter's health and the network",
                     )
                 )
+            except Exception as exc:  # noqa: BLE001 - pyVmomi raises bare Exception too; the table still prints
+                checks.append(_stopped("vcenter", creds.address, exc))
             finally:
                 vcenter.disconnect(vc.si)
     count = len(settings.nodes) + 1
     progress(f"probing {count} address(es) for machines already using them (timeout {probe_timeout:g} s) ...")
-    checks.extend(check_addresses(settings, place, probe_timeout, probe_addresses))
+    try:
+        checks.extend(check_addresses(settings, place, probe_timeout, probe_addresses))
+    except Exception as exc:  # noqa: BLE001 - one broken check must not hide the rows already found
+        checks.append(_stopped("ip.free", "node and floating IPs", exc))
     if settings.storage is not None:
         progress(f"checking NFS server {settings.storage.nfs_server} ...")
-        checks.extend(check_nfs(settings, probe_timeout))
+        try:
+            checks.extend(check_nfs(settings, probe_timeout))
+        except Exception as exc:  # noqa: BLE001 - as above
+            checks.append(_stopped("nfs", settings.storage.nfs_server, exc))
     return Report(stack=stack, checks=checks)
+
+
+def _stopped(id_: str, target: str, exc: Exception) -> Check:
+    """A failing row for a check that stopped on an error nothing above expected."""
+    return failed(
+        id_,
+        target,
+        f"the check stopped on an unexpected error ({type(exc).__name__}: {exc})",
+        "Run preflight again; if it happens again, report it with this message",
+    )
 
 
 # -------------------------------------------------------------------------------------------- output

@@ -3,7 +3,10 @@ resolve. Every probe has a deadline; nothing here retries or waits longer than t
 
 An address "answers" when any of these comes back within the timeout: a TCP connection accepted or refused
 (a reset means a host, or a firewall speaking for it, is there) on a few common ports, or an ICMP echo reply.
-Silence, "host unreachable" (no ARP/neighbour answer) and "network unreachable" mean nobody answered.
+Silence and "host unreachable" (no ARP/neighbour answer) mean nobody answered: the address is free. "Network
+unreachable" (no route from here) and local errors (a firewall on this machine refusing with EPERM, say) tell
+nothing about the address: when no probe of an address got that far, it is reported as not probed
+(``AddressAnswer.probed``), never as free.
 
 ``python -m gatewayctl.probe ADDRESS... [--port HOST:PORT...] [--resolve NAME...]`` prints the results as JSON
 (what the tests run inside their own network namespaces).
@@ -32,8 +35,9 @@ DEFAULT_TIMEOUT = 1.0
 
 PortState = Literal["open", "refused", "silent", "unreachable", "error"]
 
-#: connect() errors that mean "nobody answered for this address" rather than "something answered".
-_NO_ANSWER = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ETIMEDOUT}
+#: connect() errors that mean "nobody answered for this address" rather than "something answered". Not
+#: ENETUNREACH: without a route from here nothing was asked, so it is an ``error`` (inconclusive).
+_NO_ANSWER = {errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ETIMEDOUT}
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,18 @@ class PortResult:
     port: int
     state: PortState
     """``open`` (accepted), ``refused`` (a reset came back), ``silent`` (no answer within the timeout),
-    ``unreachable`` (host or network unreachable) or ``error`` (anything else, see ``detail``)."""
+    ``unreachable`` (host unreachable: nobody there) or ``error`` (anything else, e.g. no route from here;
+    see ``detail``)."""
     detail: str = ""
 
     @property
     def answered(self) -> bool:
         return self.state in ("open", "refused")
+
+    @property
+    def conclusive(self) -> bool:
+        """Whether the attempt reached the address's network: an answer, silence or "host unreachable"."""
+        return self.state != "error"
 
 
 def tcp_connect(host: str, port: int, timeout: float) -> PortResult:
@@ -66,7 +76,7 @@ def tcp_connect(host: str, port: int, timeout: float) -> PortResult:
         except OSError as exc:
             if exc.errno in _NO_ANSWER:
                 return PortResult(host, port, "unreachable", os.strerror(exc.errno or 0).lower())
-            return PortResult(host, port, "error", str(exc))
+            return PortResult(host, port, "error", os.strerror(exc.errno).lower() if exc.errno else str(exc))
         return PortResult(host, port, "open", "connection accepted")
 
 
@@ -156,11 +166,14 @@ class AddressAnswer:
     """What answered, e.g. ``tcp/22 accepted``, ``tcp/443 refused``, ``icmp echo reply``."""
     notes: tuple[str, ...] = field(default=())
     """Limits of this probe, e.g. that ICMP was not permitted for this user."""
+    probed: bool = True
+    """Whether any probe reached the address's network. ``False``: nothing answered, but nothing could ask
+    either (no route from here, a local firewall), so the address may well be in use."""
 
     def describe(self) -> str:
         if self.in_use:
             return "answers: " + ", ".join(self.evidence)
-        return "no answer"
+        return "no answer" if self.probed else "not probed: no probe reached it from here"
 
 
 def probe_addresses(
@@ -183,8 +196,10 @@ def probe_addresses(
         for address in unique:
             evidence: list[str] = []
             notes: list[str] = []
+            conclusive = False
             for port in ports:
                 result = tcp_futures[(address, port)].result()
+                conclusive = conclusive or result.conclusive
                 if result.state == "open":
                     evidence.append(f"tcp/{port} accepted a connection")
                 elif result.state == "refused":
@@ -196,7 +211,9 @@ def probe_addresses(
                 evidence.append("icmp echo reply")
             elif echoed is None:
                 notes.append("ICMP is not permitted for this user (run as root for ICMP); probed TCP only")
-            answers[address] = AddressAnswer(address, bool(evidence), tuple(evidence), tuple(notes))
+            # An echo request that could not be sent returns False too; only a reply proves the network reached.
+            probed = conclusive or bool(echoed)
+            answers[address] = AddressAnswer(address, bool(evidence), tuple(evidence), tuple(notes), probed)
     return answers
 
 
@@ -238,7 +255,12 @@ def resolve(name: str, timeout: float) -> list[str]:
 def check_port(host: str, port: int, timeout: float) -> PortResult:
     """Whether ``host`` (a name or an address) accepts TCP connections on ``port``: the first address that
     accepts wins; otherwise the first address's result. A name that does not resolve raises ResolveError."""
-    results = [tcp_connect(address, port, timeout) for address in resolve(host, timeout)[:4]]
+    return first_open(resolve(host, timeout), port, timeout)
+
+
+def first_open(addresses: Sequence[str], port: int, timeout: float) -> PortResult:
+    """:func:`check_port` over addresses already resolved (at most four are tried, one after the other)."""
+    results = [tcp_connect(address, port, timeout) for address in addresses[:4]]
     return next((r for r in results if r.state == "open"), results[0])
 
 
@@ -258,7 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per probe")
     args = parser.parse_args(argv)
     addresses = {
-        address: {"inUse": answer.in_use, "evidence": list(answer.evidence), "notes": list(answer.notes)}
+        address: {
+            "inUse": answer.in_use,
+            "probed": answer.probed,
+            "evidence": list(answer.evidence),
+            "notes": list(answer.notes),
+        }
         for address, answer in probe_addresses(args.addresses, timeout=args.timeout).items()
     }
     ports: dict[str, dict[str, str]] = {}

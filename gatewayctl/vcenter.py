@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pyVmomi
 from pyVim import connect as _pyvim_connect
 
-from gatewayctl import harness, stackfile
+from gatewayctl import harness, probe, stackfile
 
 # pyVmomi builds its types at run time and its stubs are partial (untyped calls, Optional everywhere): the
 # API is used as the dynamic objects it is.
@@ -212,6 +212,15 @@ def _explain(exc: BaseException, creds: Credentials, timeout: float) -> VCenterE
 
 def connect(creds: Credentials, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """Logs in to vCenter. Raises :class:`VCenterError` with what went wrong and how to fix it."""
+    # The name is looked up first within the timeout: pyVmomi's own look-up (getaddrinfo) has no deadline and
+    # waits out the resolver's retries when DNS does not answer. (TLS still needs the name, so it connects by
+    # name; that second look-up finds the answer the resolver just gave.)
+    try:
+        probe.resolve(creds.host, timeout)
+    except probe.ResolveError as exc:
+        raise VCenterError(
+            f"the vCenter name {exc}", f"Check {SERVER_KEY} / {SERVER_ENV} and this machine's DNS"
+        ) from None
     try:
         with _default_socket_timeout(timeout):
             return pyvim_connect.SmartConnect(
@@ -397,6 +406,16 @@ class LiveInventory:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cache: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
+    def close(self) -> None:
+        """Logs out: a session left open counts against vCenter's session limit until it times out."""
+        disconnect(self.vc.si)
+
+    def __enter__(self) -> LiveInventory:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         name = str(args.get("name") or "")
         dc_id = str(args.get("datacenterId") or "")
@@ -438,6 +457,8 @@ class LiveInventory:
 def live_inventory(
     project_dir: Path, stack: str, *, env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> LiveInventory:
-    """A live inventory for the stack's vCenter (credentials as for ``preflight``). Raises :class:`VCenterError`."""
+    """A live inventory for the stack's vCenter (credentials as for ``preflight``). Raises :class:`VCenterError`.
+
+    The caller logs out with :meth:`LiveInventory.close` (or uses it as a context manager)."""
     creds = stack_credentials(project_dir, stack, env=env)
     return LiveInventory(VCenter(connect(creds, timeout=timeout), server=creds.address))

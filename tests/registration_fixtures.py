@@ -23,6 +23,7 @@ from tests.vendor_standin import (
     ApplianceStandIn,
     ApplianceState,
     Certificate,
+    GarbageServer,
     PlatformFactory,
     PlatformStandIn,
     PlatformState,
@@ -98,6 +99,13 @@ def platform(tmp_path: Path, platform_cert: Certificate, no_proxy: None) -> Iter
 @pytest.fixture
 def silent(no_proxy: None) -> Iterator[SilentServer]:
     server = SilentServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def garbage(tmp_path: Path, appliance_cert: Certificate, no_proxy: None) -> Iterator[GarbageServer]:
+    server = GarbageServer(appliance_cert, tmp_path).start()
     yield server
     server.stop()
 

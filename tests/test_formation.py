@@ -77,7 +77,8 @@ def descends_from(run: harness.Run, resource: harness.Resource, type_: str) -> b
 def test_steps_are_named_like_the_run_book(prod):
     names = set(commands(prod))
     expected = {f"{h}-{role}" for h in PROD for role in ("bootstrap", "hosts")}
-    expected |= {f"{h}-{role}" for h in PROD[1:] for role in ("add-node", "join")}
+    # The primary has its membership steps too (they do nothing): moving the primary then deletes none.
+    expected |= {f"{h}-{role}" for h in PROD for role in ("add-node", "join")}
     expected |= {ADDONS, KUBECONFIG, HEALTH}
     assert names == expected
     assert {r.name for r in prod.by_type(TOKEN)} == {"gw-prod-2-join-token", "gw-prod-3-join-token"}
@@ -91,8 +92,8 @@ def test_each_step_runs_its_script_on_the_right_node(prod):
     for h in PROD:
         expected[f"{h}-bootstrap"] = (h, ["gateway-bootstrap", h, "600"])
         expected[f"{h}-hosts"] = (h, ["gateway-hosts", *(w for n in PROD for w in (IPS[n], n))])
-    for h in PROD[1:]:
-        expected[f"{h}-add-node"] = ("gw-prod-1", ["gateway-add-node", h, "1800"])
+    for h in PROD:
+        expected[f"{h}-add-node"] = ("gw-prod-1", ["gateway-add-node", h, "gw-prod-1", "1800"])
         expected[f"{h}-join"] = (h, ["gateway-join", "10.20.30.41", "gw-prod-1", h, "8", "2", "600"])
     expected[ADDONS] = ("gw-prod-1", ["gateway-addons", "10.20.30.50-10.20.30.50", "600"])
     expected[KUBECONFIG] = ("gw-prod-1", ["gateway-kubeconfig", "10.20.30.41"])
@@ -156,26 +157,37 @@ def test_steps_on_a_node_wait_for_its_vm(prod, hostname):
 
 def test_single_node_stack_has_no_join(dev):
     cmds = commands(dev)
-    assert set(cmds) == {"gw-dev-1-bootstrap", "gw-dev-1-hosts", ADDONS, KUBECONFIG, HEALTH}
+    own = {"gw-dev-1-add-node", "gw-dev-1-join"}  # the primary's own membership steps: no-ops
+    assert set(cmds) == {"gw-dev-1-bootstrap", "gw-dev-1-hosts", *own, ADDONS, KUBECONFIG, HEALTH}
     assert not dev.by_type(TOKEN)
-    for s in ("gw-dev-1-bootstrap", "gw-dev-1-hosts"):
+    for name in own:  # no token: only the sudo password line
+        assert cmds[name].input("stdin") == f"{SENTINELS[f'{NS}:sshPassword']}\n", cmds[name].urn
+    for s in ("gw-dev-1-bootstrap", "gw-dev-1-hosts", *own):
         assert dev.waits_for(cmds[ADDONS], cmds[s]), s
     assert argv(cmds[HEALTH].input("create")) == ["gateway-health", "300", "gw-dev-1"]
     assert argv(cmds["gw-dev-1-hosts"].input("create")) == ["gateway-hosts", "192.168.56.11", "gw-dev-1"]
 
 
 def test_another_primary_issues_the_tokens():
-    cmds = commands(run_stack(raw=prod_raw(primary="gw-prod-2")))
+    run = run_stack(raw=prod_raw(primary="gw-prod-2"))
+    cmds = commands(run)
     assert {n for n in cmds if n.endswith(("-add-node", "-join"))} == {
-        "gw-prod-1-add-node",
-        "gw-prod-1-join",
-        "gw-prod-3-add-node",
-        "gw-prod-3-join",
+        f"{h}-{role}" for h in PROD for role in ("add-node", "join")
     }
+    assert {r.name for r in run.by_type(TOKEN)} == {"gw-prod-1-join-token", "gw-prod-3-join-token"}
+    for name in ("gw-prod-2-join", "gw-prod-2-add-node"):  # the primary's own: no token
+        assert cmds[name].input("stdin") == f"{SENTINELS[f'{NS}:sshPassword']}\n", cmds[name].urn
     for name in ("gw-prod-1-add-node", "gw-prod-3-add-node", ADDONS, KUBECONFIG, HEALTH):
         assert cmds[name].input("connection", "host") == "10.20.30.42", name
     assert argv(cmds["gw-prod-3-join"].input("create"))[1:3] == ["10.20.30.42", "gw-prod-2"]
     assert argv(cmds[KUBECONFIG].input("create")) == ["gateway-kubeconfig", "10.20.30.42"]
+
+
+def test_moving_the_primary_deletes_no_membership_step(prod):
+    """A removed join step runs `microk8s leave`: moving the primary must only update them, never delete one."""
+    moved = commands(run_stack(raw=prod_raw(primary="gw-prod-2")))
+    before = {n: r.urn for n, r in commands(prod).items() if n.endswith(("-add-node", "-join"))}
+    assert {n: moved[n].urn for n in before if n in moved} == before, "a membership step would be deleted"
 
 
 def test_metallb_range_from_config():
@@ -201,7 +213,7 @@ def test_a_leaving_node_leaves_then_is_removed_before_its_vm_goes(prod):
     join, add_node, vm = cmds["gw-prod-3-join"], cmds["gw-prod-3-add-node"], prod.named("gw-prod-3-vm")
     assert argv(join.input("delete")) == ["gateway-leave", "gw-prod-3", "gw-prod-1", "600"]
     assert join.input("connection", "host") == IPS["gw-prod-3"]
-    assert argv(add_node.input("delete")) == ["gateway-remove-node", "gw-prod-3", "600"]
+    assert argv(add_node.input("delete")) == ["gateway-remove-node", "gw-prod-3", "gw-prod-1", "600"]
     assert add_node.input("connection", "host") == IPS["gw-prod-1"]
     # Pulumi deletes dependents first: the join (leave) before its add-node (remove-node), both before the VM.
     assert prod.waits_for(join, add_node)
@@ -243,7 +255,8 @@ def test_tokens_travel_only_on_stdin(prod):
         for name in (f"{h}-add-node", f"{h}-join"):
             r = cmds[name]
             assert harness.is_secret(r.inputs["stdin"]), r.urn
-            assert r.input("stdin") == f"{token}\n", r.urn
+            # The sudo password line first (MicroK8s runs as root), then the token.
+            assert r.input("stdin") == f"{SENTINELS[f'{NS}:sshPassword']}\n{token}\n", r.urn
             for phase in ("create", "delete"):
                 assert token not in r.input().get(phase, ""), f"{r.urn}: the token is in its {phase} command"
             assert set(r.options["additionalSecretOutputs"]) >= {"stdout", "stderr"}, r.urn
@@ -257,6 +270,10 @@ def test_tokens_travel_only_on_stdin(prod):
 def test_sudo_password_is_fed_on_stdin():
     password = SENTINELS[f"{NS}:sshPassword"]
     cmds = commands(run_stack())
+    for name in ("gw-prod-1-bootstrap", "gw-prod-2-hosts", "gw-prod-1-join", ADDONS, KUBECONFIG, HEALTH):
+        r = cmds[name]
+        assert harness.is_secret(r.inputs["stdin"]), r.urn
+        assert r.input("stdin") == f"{password}\n", r.urn
     for h in PROD:
         for name in (f"{h}-bootstrap", f"{h}-hosts"):
             r = cmds[name]
@@ -268,6 +285,8 @@ def test_sudo_password_is_fed_on_stdin():
             assert password not in r.input().get(phase, ""), f"{r.urn}: the password is in its {phase} command"
         # A stock sshd drops a session's environment (AcceptEnv LANG LC_*): nothing may depend on it.
         assert "environment" not in r.inputs, r.urn
+        # Nor may a step's old output (a kubeconfig) be sent along as PULUMI_COMMAND_STDOUT.
+        assert r.input("addPreviousOutputInEnv") is False, r.urn
 
 
 def test_without_a_password_sudo_gets_no_stdin():
@@ -277,6 +296,10 @@ def test_without_a_password_sudo_gets_no_stdin():
         assert "stdin" not in cmds[f"{h}-bootstrap"].inputs
         assert "stdin" not in cmds[f"{h}-hosts"].inputs
         assert "password" not in cmds[f"{h}-bootstrap"].input("connection")
+    for name in ("gw-prod-1-join", ADDONS, KUBECONFIG, HEALTH):
+        assert "stdin" not in cmds[name].inputs, name
+    # A joining node's steps still get the token, after an empty sudo line.
+    assert cmds["gw-prod-2-join"].input("stdin").startswith("\n"), cmds["gw-prod-2-join"].urn
 
 
 @pytest.mark.parametrize(
@@ -287,8 +310,8 @@ def test_without_a_password_sudo_gets_no_stdin():
         pytest.param("gw-prod-2-join", "stderr", {"stdout", "stderr"}, id="join"),
         pytest.param("gw-prod-1-bootstrap", "stderr", {"stdout", "stderr"}, id="bootstrap"),
         pytest.param("gw-prod-1-hosts", "stderr", {"stdout", "stderr"}, id="hosts"),
-        pytest.param(ADDONS, "stderr", set(), id="addons"),
-        pytest.param(HEALTH, "stderr", set(), id="health"),
+        pytest.param(ADDONS, "stderr", {"stdout", "stderr"}, id="addons"),
+        pytest.param(HEALTH, "stderr", {"stdout", "stderr"}, id="health"),
     ],
 )
 def test_logging_is_off_where_stdout_could_hold_a_secret(prod, name, logging, secret_outputs):

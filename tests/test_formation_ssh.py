@@ -36,10 +36,17 @@ def hosts() -> Iterator[SshHosts]:
     started.close()
 
 
-def program(hosts: SshHosts, nodes: Sequence[str] = (PRIMARY, SECOND, THIRD), **secrets: str | None) -> harness.Run:
+def program(
+    hosts: SshHosts,
+    nodes: Sequence[str] = (PRIMARY, SECOND, THIRD),
+    primary: str | None = None,
+    **secrets: str | None,
+) -> harness.Run:
     """The program's run on prod's config, for the nodes given, each node's host key pinned to its test host."""
     raw = stack_raw("prod")
     raw[f"{NS}:nodes"] = [n for n in raw[f"{NS}:nodes"] if n["ip"] in nodes]
+    if primary is not None:
+        raw[f"{NS}:primary"] = NAMES[primary]
     for node in raw[f"{NS}:nodes"]:
         node["sshHostKey"] = hosts.hosts[node["ip"]].host_key
     values = {k: v for k, v in {**SENTINELS, **{f"{NS}:{k}": v for k, v in secrets.items()}}.items() if v is not None}
@@ -160,13 +167,14 @@ def test_a_single_use_token_would_be_burnt_by_the_same_failure(hosts):
     run = program(hosts)
     hosts.apply(run, names=[f"{n}-{r}" for n in NAMES.values() for r in ("bootstrap", "hosts")])
     token = "x" * 40
-    code, _, err = hosts.exec(PRIMARY, f"microk8s add-node --token {token}")
+    sudo = "sudo -S -p '' "
+    code, _, err = hosts.exec(PRIMARY, f"{sudo}microk8s add-node --token {token}", f"{PASSWORD}\n")
     assert code == 0, err
     hosts.inject_join_failures("transient")
-    first = hosts.exec(SECOND, f"microk8s join {PRIMARY}:25000/{token}")
-    second = hosts.exec(SECOND, f"microk8s join {PRIMARY}:25000/{token}")
+    first = hosts.exec(SECOND, f"{sudo}microk8s join {PRIMARY}:25000/{token}", f"{PASSWORD}\n")
+    second = hosts.exec(SECOND, f"{sudo}microk8s join {PRIMARY}:25000/{token}", f"{PASSWORD}\n")
     assert first[0] != 0 and "context deadline exceeded" in first[1]
-    assert second[0] != 0 and "Invalid token" in second[1]
+    assert second[0] != 0 and "invalid token" in second[1]
 
 
 def test_scale_in_leaves_the_remaining_nodes_consistent(hosts):
@@ -206,6 +214,45 @@ def test_scale_in_leaves_the_remaining_nodes_consistent(hosts):
     assert_formed(hosts, [PRIMARY, SECOND])
 
 
+def up(hosts: SshHosts, old: harness.Run, new: harness.Run) -> tuple[list[Outcome], list[Outcome]]:
+    """`pulumi up` from ``old`` to ``new``: the steps that are new or whose inputs changed run (create; an
+    update falls back to create), in dependency order; then the steps that left the program are deleted,
+    dependents first (their delete runs with their old inputs)."""
+    before = {r.urn: r for r in old.by_type(COMMAND)}
+    changed = [r.name for r in new.by_type(COMMAND) if r.urn not in before or before[r.urn].inputs != r.inputs]
+    updated = hosts.apply(new, names=changed)
+    assert all(o.code == 0 for o in updated), failures(updated)
+    kept = {r.urn for r in new.by_type(COMMAND)}
+    deleted = hosts.delete(old, names=[r.name for r in old.by_type(COMMAND) if r.urn not in kept])
+    assert all(o.code == 0 for o in deleted), failures(deleted)
+    return updated, deleted
+
+
+def test_moving_the_primary_keeps_every_node_in_the_cluster(hosts):
+    """The documented way to remove the primary: make another node primary, apply, then remove the old one."""
+    first = program(hosts)
+    form(hosts, first)
+    moved = program(hosts, primary=SECOND)
+    _, deleted = up(hosts, first, moved)
+    assert [o.stderr for o in deleted if "leaves" in o.stderr] == [], "a node left the cluster"
+    assert_formed(hosts, [PRIMARY, SECOND, THIRD])
+    assert all(m["leaves"] == 0 and m["resets"] == 0 for m in hosts.state()["machines"].values())
+    gate = hosts.run_step(moved.named("gateway-formation-health"))
+    assert gate.code == 0, gate.describe()
+
+    # Now the old primary can go: it leaves, and the new primary removes it.
+    two = program(hosts, nodes=(SECOND, THIRD), primary=SECOND)
+    _, deleted = up(hosts, moved, two)
+    assert [(o.name, o.host) for o in deleted] == [("gw-prod-1-join", PRIMARY), ("gw-prod-1-add-node", SECOND)]
+    assert "gw-prod-1 left the cluster" in deleted[0].stderr
+    assert "removed gw-prod-1 from the cluster" in deleted[1].stderr
+    state = hosts.state()
+    cluster = state["clusters"][state["machines"][SECOND]["cluster"]]
+    assert sorted(cluster["members"]) == [SECOND, THIRD]
+    assert sorted(cluster["nodes"]) == ["gw-prod-2", "gw-prod-3"]
+    assert state["machines"][PRIMARY]["leaves"] == 1
+
+
 def test_destroy_never_blocks(hosts):
     run = program(hosts)
     form(hosts, run)
@@ -216,8 +263,11 @@ def test_destroy_never_blocks(hosts):
         "gw-prod-3-add-node",
         "gw-prod-2-join",
         "gw-prod-2-add-node",
+        "gw-prod-1-join",
+        "gw-prod-1-add-node",
     ]
     assert all(o.code == 0 for o in destroyed), failures(destroyed)
+    assert "does not leave its own cluster" in by_name(destroyed)["gw-prod-1-join"].stderr
     state = hosts.state()
     assert primary_cluster(state)["members"] == [PRIMARY]
     assert sorted(primary_cluster(state)["nodes"]) == ["gw-prod-1"]

@@ -73,7 +73,16 @@ def test_assigned_address_without_listeners_is_in_use(lab_probe, address):
 
 @pytest.mark.parametrize("address", [lab_net.FREE_ADDRESSES[0], lab_net.FREE_ADDRESS6], ids=["ipv4", "ipv6"])
 def test_unassigned_address_is_free(lab_probe, address):
-    assert lab_probe["addresses"][address] == {"inUse": False, "evidence": [], "notes": []}
+    assert lab_probe["addresses"][address] == {"inUse": False, "probed": True, "evidence": [], "notes": []}
+
+
+def test_address_without_a_route_is_not_called_free(netns_lab):
+    """No route from the client namespace to 203.0.113.0/24 (its only routes are the lab's subnets): every
+    probe fails before a packet is sent, which says nothing about the address, so it is not "free"."""
+    doc = run_probe(netns_lab, "203.0.113.5")
+    answer = doc["addresses"]["203.0.113.5"]
+    assert (answer["inUse"], answer["probed"]) == (False, False), answer
+    assert "tcp/22: network is unreachable" in answer["notes"], answer
 
 
 def test_without_icmp_permission_tcp_still_decides_and_says_so(netns_lab):
@@ -119,6 +128,9 @@ def test_icmp_checksum_matches_rfc1071():
     assert probe._checksum(b"\x01") == probe._checksum(b"\x01\x00"), "odd lengths are padded"
 
 
+ALL_ERRORS = [f"tcp/{p}: detail" for p in probe.DEFAULT_PORTS]
+
+
 def _fake_tcp(states: dict[tuple[str, int], probe.PortState]) -> Any:
     def tcp(host: str, port: int, timeout: float) -> probe.PortResult:
         return probe.PortResult(host, port, states.get((host, port), "silent"), "detail")
@@ -136,14 +148,26 @@ def _fake_tcp(states: dict[tuple[str, int], probe.PortState]) -> Any:
         ({("192.0.2.1", 80): "unreachable"}, False, False, [], []),
         ({("192.0.2.1", 80): "error"}, False, False, [], ["tcp/80: detail"]),
         ({}, None, False, [], ["ICMP is not permitted for this user (run as root for ICMP); probed TCP only"]),
+        ({("192.0.2.1", p): "error" for p in probe.DEFAULT_PORTS}, True, True, ["icmp echo reply"], ALL_ERRORS),
     ],
-    ids=["silent", "open", "refused", "icmp", "unreachable", "error", "no-icmp"],
+    ids=["silent", "open", "refused", "icmp", "unreachable", "error", "no-icmp", "only-icmp-got-through"],
 )
 def test_evidence_decides_in_use(states, icmp, in_use, evidence, notes):
     answers = probe.probe_addresses(
         ["192.0.2.1"], timeout=0.1, tcp=_fake_tcp(states), icmp=lambda address, timeout: icmp
     )
     assert answers == {"192.0.2.1": probe.AddressAnswer("192.0.2.1", in_use, tuple(evidence), tuple(notes))}
+
+
+@pytest.mark.parametrize("icmp", [False, None], ids=["icmp-not-sent", "no-icmp"])
+def test_no_probe_getting_through_is_not_free(icmp):
+    """Every TCP attempt failed locally (no route, a local firewall) and no echo reply: not probed."""
+    errors: dict[tuple[str, int], probe.PortState] = {("192.0.2.1", p): "error" for p in probe.DEFAULT_PORTS}
+    [answer] = probe.probe_addresses(
+        ["192.0.2.1"], timeout=0.1, tcp=_fake_tcp(errors), icmp=lambda address, timeout: icmp
+    ).values()
+    assert (answer.in_use, answer.probed) == (False, False)
+    assert answer.describe() == "not probed: no probe reached it from here"
 
 
 def test_addresses_are_normalised_and_probed_once():

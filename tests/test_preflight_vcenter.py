@@ -1,14 +1,19 @@
 """The live vCenter side: credentials, look-ups and `plan --vcenter`, against the simulator on 127.0.0.1.
 
 Nothing here probes addresses: the simulator runs in the main namespace on loopback and only vCenter calls
-are made (preflight's address checks are tested inside the lab network, tests/test_preflight.py).
+are made (preflight's address checks are tested inside the lab network, tests/test_preflight.py). Every test
+runs under the loopback-only guard: a path that would reach the committed stacks' example vCenter, addresses
+or NFS name from this namespace is stopped before any packet leaves, and fails the test.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +21,32 @@ from typing import Any
 import pytest
 
 from components.cluster import annotation_owner, node_annotation
-from gatewayctl import harness, preflight, vcenter
+from gatewayctl import harness, preflight, probe, vcenter
 from tests import vcsim_fixture
 from tests.stacks import gatewayctl, make_project, run_stack, stack_raw
-from tests.vcsim_fixture import Simulator, vcsim, vcsim_binary
+from tests.vcsim_fixture import LoopbackGuard, Simulator, loopback_only, vcsim, vcsim_binary
 
-__all__ = ["vcsim", "vcsim_binary"]  # fixtures used by this module
+__all__ = ["loopback_only", "vcsim", "vcsim_binary"]  # fixtures used by this module
+
+
+@pytest.fixture(autouse=True)
+def _stay_on_loopback(loopback_only: LoopbackGuard) -> LoopbackGuard:
+    return loopback_only
+
+
+def test_guard_stops_what_leaves_loopback(loopback_only: LoopbackGuard):
+    for target in (("127.0.0.2", 443), ("::1", 443, 0, 0), ("localhost", 443), "/run/x.sock"):
+        assert vcsim_fixture.loopback_target(target), target
+    for target in (("10.20.30.41", 22), ("fd00::5", 443, 0, 0), ("198.18.0.1", 0), ("vcenter.corp.example.com", 443)):
+        assert not vcsim_fixture.loopback_target(target), target
+    assert [h for h in ("127.0.0.1", "::1", "localhost") if not vcsim_fixture.loopback_host(h)] == []
+    assert [h for h in ("nfs01.corp.example.com", "10.20.30.41", "fd00::5") if vcsim_fixture.loopback_host(h)] == []
+    # A name under .invalid (RFC 6761) is harmless even if the guard failed to stop it.
+    with pytest.raises(probe.ResolveError):
+        probe.resolve("guard-check.invalid", 5)
+    assert loopback_only.blocked == ["resolve 'guard-check.invalid'"]
+    loopback_only.blocked.clear()
+
 
 NS = "gateway-cluster"
 VM = "vsphere:index/virtualMachine:VirtualMachine"
@@ -279,6 +304,41 @@ def test_plan_without_vcenter_uses_declared_ids(vcsim, truth, tmp_path, vsphere_
     assert declared.isdisjoint(truth["hosts"].values()), "the switch to the live inventory is what changes IDs"
 
 
+def open_sessions(sim: Simulator) -> list[str]:
+    """The users of the sessions open on ``sim``, not counting the session that asks."""
+    si = sim.connect()
+    try:
+        own = si.content.sessionManager.currentSession.key
+        return [s.userName for s in si.content.sessionManager.sessionList if s.key != own]
+    finally:
+        vcenter.disconnect(si)
+
+
+def scratch(tmp: Path, name: str) -> Path:
+    (tmp / name).mkdir()
+    return tmp / name
+
+
+def test_plan_vcenter_logs_out(vcsim_binary, tmp_path, monkeypatch):
+    """`plan --vcenter` closes its session (a leaked one counts against vCenter's session limit until it
+    times out), on success and when the program fails on a missing host alike."""
+    with vcsim_fixture.running(binary=vcsim_binary) as sim:
+        monkeypatch.setenv("VSPHERE_PASSWORD", sim.password)
+        for name in ("VSPHERE_SERVER", "VSPHERE_USER", "VSPHERE_ALLOW_UNVERIFIED_SSL"):
+            monkeypatch.delenv(name, raising=False)
+        assert open_sessions(sim) == []
+        good = make_project(scratch(tmp_path, "good"), {"prod": sim_stack(sim)})
+        code, _, err = gatewayctl("plan", "--stack", "prod", "--vcenter", "--no-policies", cwd=good)
+        assert code == 0, err
+        assert open_sessions(sim) == []
+        raw = sim_stack(sim)
+        raw[f"{NS}:nodes"][1]["esxiHost"] = "esx-09.corp.example.com"
+        project = make_project(scratch(tmp_path, "missing-host"), {"prod": raw})
+        result = cli("plan", "--stack", "prod", "--vcenter", "--no-policies", cwd=project, password=sim.password)
+        assert result.returncode == 3, result.stderr
+        assert open_sessions(sim) == []
+
+
 def cli(*argv: str, cwd: Path, password: str) -> subprocess.CompletedProcess[str]:
     """`python -m gatewayctl` in a process of its own: a failed program run leaves the Pulumi runtime of its
     process unusable for another run, as it leaves any real `gatewayctl plan` process (which then exits)."""
@@ -416,3 +476,91 @@ def test_build_is_cached(vcsim_binary: Path):
     assert vcsim_fixture.build_vcsim() == vcsim_binary
     assert vcsim_binary.stat().st_mtime_ns == before
     assert vcsim_binary.parent == vcsim_fixture.BUILD_DIR
+
+
+# ------------------------------------------------------------------------------------ robustness of the run
+
+
+def prod_settings(**storage: str) -> Any:
+    settings, _ = preflight.load_settings(vcsim_fixture.ROOT, "prod")
+    assert settings.storage is not None
+    return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, **storage))
+
+
+def test_nfs_name_is_resolved_once(monkeypatch):
+    """The port check connects to the addresses just resolved: a second look-up that fails (or takes another
+    timeout) cannot turn a resolved, answering server into a crash."""
+    calls: list[str] = []
+
+    def resolve(name: str, timeout: float) -> list[str]:
+        calls.append(name)
+        if len(calls) > 1:
+            raise probe.ResolveError(f"{name} did not resolve within {timeout:g} s")
+        return ["127.0.0.1"]
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        monkeypatch.setattr(preflight, "NFS_PORT", server.getsockname()[1])
+        monkeypatch.setattr(probe, "resolve", resolve)
+        rows = preflight.check_nfs(prod_settings(nfs_server="nfs.lab.test"), 2)
+    assert [(r.id, r.status) for r in rows] == [("nfs.dns", "pass"), ("nfs.port", "pass")], rows
+    assert calls == ["nfs.lab.test"]
+
+
+def test_an_address_that_could_not_be_probed_is_a_warning():
+    settings = prod_settings()
+
+    def probe_addresses(addresses: Any, timeout: float) -> dict[str, Any]:
+        reached = {"10.20.30.41", "10.20.30.42"}
+        return {a: probe.AddressAnswer(a, False, probed=a in reached) for a in addresses}
+
+    rows = preflight.check_addresses(settings, preflight.Placement(), 0.1, probe_addresses)
+    assert [(r.target, r.status) for r in rows] == [
+        ("10.20.30.41 (gw-prod-1)", "pass"),
+        ("10.20.30.42 (gw-prod-2)", "pass"),
+        ("10.20.30.43 (gw-prod-3)", "warn"),
+        ("10.20.30.50 (floating IP)", "warn"),
+    ]
+    assert "could not be probed from this machine, so it may be in use" in rows[2].message
+    assert rows[2].fix is not None and "10.20.30.0/24" in rows[2].fix
+
+
+def test_a_check_that_breaks_midway_still_gives_the_table(vcsim_binary, monkeypatch):
+    """An error nothing expected, in the vCenter, address and NFS checks alike: each becomes a failing row,
+    the rows found before it stay, the session is closed, and the table prints."""
+    settings = prod_settings()
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(preflight, "check_hosts", broken)
+    monkeypatch.setattr(preflight, "check_nfs", broken)
+    with vcsim_fixture.running(binary=vcsim_binary) as sim:
+        raw = {**sim_stack(sim), "vsphere:password": sim.password}
+        report = preflight.run_checks(vcsim_fixture.ROOT, "prod", settings, raw, env={}, probe_addresses=broken)
+        assert open_sessions(sim) == []
+    rows = [(c.id, c.status) for c in report.checks]
+    assert rows[:2] == [("vcenter", "pass"), ("datacenter", "pass")]
+    assert ("datastore.space", "pass") in rows
+    assert rows[-3:] == [("vcenter", "fail"), ("ip.free", "fail"), ("nfs", "fail")], rows
+    assert all("unexpected error (RuntimeError: boom)" in c.message for c in report.checks[-3:])
+    assert report.failed
+    assert "the check stopped on an unexpected error (RuntimeError: boom)" in preflight.to_text(report)
+
+
+def test_a_silent_dns_server_costs_one_timeout(monkeypatch):
+    """pyVmomi looks the vCenter name up without a deadline; connect() looks it up first, within its timeout."""
+    release = threading.Event()
+
+    def silent_dns(host: Any, *args: Any, **kwargs: Any) -> Any:
+        release.wait(10)  # a resolver that never answers (bounded, so that a regression fails, not hangs)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_dns)
+    creds = vcenter.Credentials("vcenter.lab.invalid", 443, "svc", "pw", insecure=True)
+    try:
+        with pytest.raises(vcenter.VCenterError) as caught:
+            vcenter.connect(creds, timeout=0.2)
+    finally:
+        release.set()
+    assert caught.value.message == "the vCenter name vcenter.lab.invalid did not resolve within 0.2 s"
+    assert "VSPHERE_SERVER" in caught.value.fix

@@ -15,6 +15,7 @@ from tests.vendor_standin import (
     TENANT,
     ApplianceFactory,
     Certificate,
+    GarbageServer,
     PlatformFactory,
     SilentServer,
     assert_no_secret,
@@ -129,6 +130,43 @@ def test_a_401_ends_the_wait_at_once(appliance: ApplianceFactory) -> None:
     assert len([c for c in server.calls if c.status == 401]) == 1
 
 
+def test_not_http_on_the_port_is_waited_out_not_a_traceback(garbage: GarbageServer) -> None:
+    # Something that completes TLS but does not speak HTTP (a half-started manager): keep waiting, then a
+    # clear error naming the URL, not a raw http.client exception.
+    api = vendor_api.ApplianceClient(garbage.url, MANAGER_USER, MANAGER_PASSWORD, timeout=5.0)
+    with pytest.raises(vendor_api.UnreachableError) as once:
+        api.token()
+    assert garbage.url in str(once.value) and "BadStatusLine" in str(once.value)
+    with pytest.raises(vendor_api.ManagerTimeoutError) as info:
+        register(garbage.url, wait_seconds=0.5, interval=0.05)
+    assert garbage.url in str(info.value)
+    assert garbage.connections >= 3  # the wait kept trying
+    assert_no_secret(str(once.value) + str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("limited", "retry_after"), [(2, "0"), (1, None)], ids=["retry-after-header", "no-header-backs-off"]
+)
+def test_rate_limited_appliance_is_retried(appliance: ApplianceFactory, limited: int, retry_after: str | None) -> None:
+    server = appliance(token_paths=("/v2/auth/token",))
+    server.rate_limited, server.retry_after = limited, retry_after
+    assert register(server.url) == "registered"
+    assert [c.status for c in server.calls] == [429] * limited + [200, 200]
+    assert server.state.registered == (ACTIVATION_KEY, SERVER)
+
+
+def test_rate_limit_longer_than_the_budget_is_a_clear_429(appliance: ApplianceFactory) -> None:
+    server = appliance(token_paths=("/v2/auth/token",))
+    server.rate_limited, server.retry_after = 100, "3600"
+    with pytest.raises(vendor_api.RequestFailedError) as info:
+        register(server.url, rate_limit_seconds=5.0)
+    message = str(info.value)
+    assert info.value.status == 429 and "429" in message and server.url in message and "pulumi up" in message
+    # A pause longer than what is left is not waited for: one call, no sleep.
+    assert [c.status for c in server.calls] == [429]
+    assert_no_secret(message)
+
+
 def test_pinned_certificate_is_accepted(appliance: ApplianceFactory, appliance_cert: Certificate) -> None:
     server = appliance()
     assert register(server.url, ca_cert=appliance_cert.cert_pem) == "registered"
@@ -221,6 +259,14 @@ def test_duplicate_profile_name_suggests_attaching(platform: PlatformFactory, pl
     with pytest.raises(vendor_api.RequestFailedError) as info:
         api.create_profile(TENANT, "gw-prod", "second")
     assert "already exists" in str(info.value) and "registration.profileId" in str(info.value)
+
+
+def test_rate_limited_platform_is_retried(platform: PlatformFactory, platform_cert: Certificate) -> None:
+    server = platform()
+    server.rate_limited = 2
+    profile = client(server.host, platform_cert).create_profile(TENANT, "gw", "d")
+    assert profile.id in server.state.profiles
+    assert [p[2] for p in server.paths()] == [429, 429, 200, 200]
 
 
 def test_platform_certificate_is_checked_against_trusted_cas(platform: PlatformFactory) -> None:

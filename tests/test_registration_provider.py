@@ -127,6 +127,34 @@ def test_update_talks_to_the_appliance_only_when_registration_inputs_change(
     assert_no_secret(message)
 
 
+def test_new_floating_ip_with_the_same_token_is_not_a_conflict(appliance: ApplianceFactory) -> None:
+    old = appliance()
+    provider = RegistrationProvider()
+    outs = provider.create(registration_props(old)).outs or {}
+    # The same appliance, moved to a new address (floatingIp changed): registered with this token and tenant.
+    moved = appliance(registered=(ACTIVATION_KEY, SERVER))
+    news = registration_props(moved)
+    assert provider.diff(old.url, outs, news).changes is True
+    result = provider.update(old.url, outs, news).outs or {}
+    assert result["manager_url"] == moved.url and result["status"] == "registered"
+    assert result["outcome"] == "already-registered"
+    assert [c.path for c in moved.calls][-1] == "/api/v2/registration"
+
+
+def test_rebuilt_cluster_registers_its_fresh_manager(appliance: ApplianceFactory) -> None:
+    old = appliance()
+    provider = RegistrationProvider()
+    outs = provider.create(registration_props(old, cluster="microk8s-aaaa")).outs or {}
+    # Same address, token and tenant, but the cluster was rebuilt: its manager was installed afresh.
+    fresh = appliance()
+    news = registration_props(fresh, cluster="microk8s-bbbb")
+    news["manager_url"] = outs["manager_url"] = fresh.url
+    assert provider.diff(fresh.url, outs, news).changes is True
+    result = provider.update(fresh.url, outs, news).outs or {}
+    assert fresh.state.registered == (ACTIVATION_KEY, SERVER)
+    assert result["outcome"] == "registered" and result["cluster"] == "microk8s-bbbb"
+
+
 def test_update_after_ui_deregistration_registers_with_the_new_token(appliance: ApplianceFactory) -> None:
     server = appliance(valid_keys={ACTIVATION_KEY, "SENTINEL-activation-key-new"})
     provider = RegistrationProvider()

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import config as cfg
+from components import services
 from gatewayctl import harness
 from tests.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, run_stack, stack_raw
 
@@ -122,6 +124,57 @@ def test_releases_are_pinned_and_use_the_clusters_kubeconfig(runs: dict[str, har
         assert release.input("chart") == f"{cfg.DEFAULT_CHART_REPOSITORY}/{chart_name}", release.urn
 
 
+@pytest.mark.parametrize("name", ["gateway-persistent-storage", "gateway-manager"])
+def test_a_failed_release_is_rolled_back_not_left_behind(prod: harness.Run, name: str) -> None:
+    # Without atomic, a failed install stays as a failed release that the next `pulumi up` trips over.
+    release = one(prod, RELEASE, name)
+    assert release.input("atomic") is True, release.urn
+    assert release.input("cleanupOnFail") is True, release.urn
+    assert release.input("timeout") == 900, release.urn
+    assert release.input("maxHistory") == 10, release.urn
+    assert not release.inputs.get("skipAwait"), release.urn
+
+
+def test_provider_is_replaced_only_for_another_cluster(prod: harness.Run) -> None:
+    provider = one(prod, K8S_PROVIDER)
+    identifier = provider.inputs["clusterIdentifier"]
+    # Derived from the secret kubeconfig, so it stays wrapped; it is only a hash.
+    assert harness.is_secret(identifier), provider.urn
+    assert identifier["value"] == services.cluster_identity(""), provider.urn
+
+
+def _kubeconfig(ca: str, *, server: str = "https://10.20.30.41:16443", user_cert: str = "Y2VydA==") -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "microk8s",
+            "clusters": [
+                {"name": "other", "cluster": {"server": "https://x", "certificate-authority-data": "T1RIRVI="}},
+                {"name": "microk8s-cluster", "cluster": {"server": server, "certificate-authority-data": ca}},
+            ],
+            "contexts": [{"name": "microk8s", "context": {"cluster": "microk8s-cluster", "user": "admin"}}],
+            "users": [{"name": "admin", "user": {"client-certificate-data": user_cert}}],
+        }
+    )
+
+
+IDENTITY_CASES: list[tuple[str, str, str, bool]] = [
+    ("new-client-cert", _kubeconfig("Q0EtMQ=="), _kubeconfig("Q0EtMQ==", user_cert="bmV3"), True),
+    ("new-server-address-text", _kubeconfig("Q0EtMQ=="), _kubeconfig("Q0EtMQ==", server="https://gw1:16443"), True),
+    ("rebuilt-cluster-new-ca", _kubeconfig("Q0EtMQ=="), _kubeconfig("Q0EtMg=="), False),
+    ("other-context-ca-ignored", _kubeconfig("Q0EtMQ=="), _kubeconfig("Q0EtMQ==").replace("T1RIRVI=", "WA=="), True),
+    ("no-ca-any-change-counts", "not: [a kubeconfig", "not: [a kubeconfig ", False),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "same"), [c[1:] for c in IDENTITY_CASES], ids=[c[0] for c in IDENTITY_CASES])
+def test_cluster_identity(old: str, new: str, same: bool) -> None:
+    first, second = services.cluster_identity(old), services.cluster_identity(new)
+    assert (first == second) is same
+    assert first.startswith("microk8s-") and "Q0Et" not in first
+
+
 def _storage_without_nfs(raw: Raw) -> None:
     del raw[f"{NS}:storage"]
 
@@ -191,6 +244,15 @@ def test_token_registration_inputs(prod: harness.Run) -> None:
     assert harness.reveal(prod.outputs["registrationStatus"]) == "registered"
 
 
+def test_registration_follows_the_cluster_it_registers(prod: harness.Run) -> None:
+    """A rebuilt cluster (another CA) runs a fresh manager: the registration's cluster input is the provider's
+    cluster identity, so it changes with it and registers again."""
+    registration = one(prod, REGISTRATION)
+    provider = prod.named("gateway-services-k8s")
+    assert harness.is_secret(registration.inputs["cluster"]), registration.urn
+    assert registration.input("cluster") == provider.input("clusterIdentifier"), registration.urn
+
+
 def test_platform_registration_inputs(platform: harness.Run) -> None:
     profile, registration = one(platform, PROFILE), one(platform, REGISTRATION)
     for key in ("client_key", "client_secret"):
@@ -213,7 +275,8 @@ def test_registration_skipped_without_token_or_credentials(runs: dict[str, harne
     run = runs["skipped"] if stack == "skipped" else run_stack("dev", secrets=secrets(drop=("activationToken",)))
     assert run.by_type(REGISTRATION) == [] and run.by_type(PROFILE) == []
     assert harness.reveal(run.outputs["registrationStatus"]) == "skipped"
-    assert any(level == "warning" and "Registration skipped" in message for level, message in run.log)
+    (warning,) = [m for level, m in run.log if level == "warning" and "Registration skipped" in m]
+    assert "Registering a new cluster" in warning  # the README section that says how to set them
 
 
 def test_missing_pin_warns(prod: harness.Run) -> None:

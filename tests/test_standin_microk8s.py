@@ -100,7 +100,7 @@ def test_token_is_consumed_before_the_join_is_checked(world, ttl, retry_ok):
     code, out = world.run(B, "join", f"{A}:25000/{'u' * 32}")
     assert (code == 0) is retry_ok, out
     if not retry_ok:
-        assert "Invalid token" in out
+        assert "invalid token" in out
 
 
 def test_join_twice_is_already_known(world):
@@ -131,3 +131,26 @@ def test_stopped_microk8s_answers_nothing(world):
     world.ok(A, "stop")
     for argv in (("status", "--wait-ready"), ("kubectl", "get", "nodes"), ("config",), ("enable", "dns")):
         assert world.run(A, *argv)[0] != 0, argv
+
+
+@pytest.mark.parametrize(
+    ("argv", "sudo_password", "message"),
+    [
+        pytest.param(["status"], False, "Insufficient permissions", id="status-needs-the-group"),
+        pytest.param(["kubectl", "get", "nodes"], False, "Insufficient permissions", id="kubectl-needs-the-group"),
+        pytest.param(["stop"], True, "a terminal is required", id="stop-runs-sudo-without-a-terminal"),
+        pytest.param(["join", f"{A}:25000/{'w' * 32}"], True, "a terminal is required", id="join-runs-sudo"),
+        pytest.param(["leave"], True, "a terminal is required", id="leave-runs-sudo"),
+    ],
+)
+def test_a_login_user_without_root_is_refused(tmp_path, monkeypatch, argv, sudo_password, message):
+    """As MicroK8s' wrappers do for a user outside the microk8s group (exit_if_no_permissions), and for the
+    subcommands that call plain `sudo` themselves (run_with_sudo) where sudo wants a password."""
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    if sudo_password:
+        (tmp_path / "sudo-password").write_text("pw")
+    denied = standin.permission_error(tmp_path, argv)
+    assert denied is not None and denied.code != 0 and message in denied.message
+    monkeypatch.setenv("SUDO_USER", "gateway-admin")  # run through sudo: allowed
+    assert standin.permission_error(tmp_path, argv) is None

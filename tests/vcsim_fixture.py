@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -430,6 +433,83 @@ def netns_available() -> str | None:
     if shutil.which("ip") is None:
         return "iproute2 is not installed (`./dev test` installs it)"
     return None
+
+
+# ------------------------------------------------------------------------------------------ loopback guard
+
+
+def loopback_host(host: Any) -> bool:
+    """Whether a host (an address or a name to look up) stays on this machine: a loopback IP or ``localhost``."""
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_target(address: Any) -> bool:
+    """Whether a socket address stays on this machine: ``(host, port, ...)`` for a loopback host, or a Unix
+    socket path."""
+    if isinstance(address, str | bytes):
+        return True  # AF_UNIX
+    return isinstance(address, tuple) and bool(address) and loopback_host(address[0])
+
+
+@dataclass
+class LoopbackGuard:
+    """What the :func:`loopback_only` fixture stopped: each a ``connect``, ``sendto`` or name look-up."""
+
+    blocked: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackGuard]:
+    """This process may reach loopback only: any other connect, datagram or name look-up fails with
+    ``EPERM`` / ``EAI_NONAME`` (so no traffic leaves) and fails the test. For tests in the main network
+    namespace that run code able to reach the committed stacks' example addresses and names (10.20.30.x,
+    nfs01.corp.example.com, vcenter.corp.example.com) on a path the test did not intend."""
+    guard = LoopbackGuard()
+    real_connect, real_connect_ex, real_sendto = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto
+    real_getaddrinfo = socket.getaddrinfo
+
+    def refuse(what: str) -> OSError:
+        guard.blocked.append(what)
+        return PermissionError(errno.EPERM, f"blocked by the test's loopback-only guard: {what}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if not loopback_target(address):
+            raise refuse(f"connect {address!r}")
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if not loopback_target(address):
+            refuse(f"connect_ex {address!r}")
+            return errno.EPERM
+        return real_connect_ex(self, address)
+
+    def sendto(self: socket.socket, data: Any, *rest: Any) -> int:
+        if not loopback_target(rest[-1]):
+            raise refuse(f"sendto {rest[-1]!r}")
+        return real_sendto(self, data, *rest)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not loopback_host(host):
+            guard.blocked.append(f"resolve {host!r}")
+            raise socket.gaierror(socket.EAI_NONAME, "blocked by the test's loopback-only guard")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "gethostbyname", lambda host: getaddrinfo(host, None)[0][4][0])
+    yield guard
+    assert not guard.blocked, f"the test tried to reach beyond loopback: {guard.blocked}"
 
 
 # ----------------------------------------------------------------------------------------------- fixtures

@@ -118,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.api.calls.append(Call(request.method, request.path, request.headers, form, body, status))
         data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
         self.send_response(status)
+        if status == HTTPStatus.TOO_MANY_REQUESTS and self.server.api.retry_after is not None:
+            self.send_header("Retry-After", self.server.api.retry_after)
         self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -159,6 +161,10 @@ class StandIn:
         self.cert = cert
         self.calls: list[Call] = []
         self.lock = threading.Lock()
+        self.rate_limited = 0
+        """Answer this many requests (any path) with 429, then behave."""
+        self.retry_after: str | None = "0"
+        """The ``Retry-After`` header sent with a 429 (``None``: none)."""
         cert_file, key_file = cert.write(folder, f"{type(self).__name__.lower()}-{secrets.token_hex(4)}")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
@@ -194,6 +200,14 @@ class StandIn:
     def answer(self, request: Request) -> tuple[int, Any]:
         raise NotImplementedError
 
+    def rate_limit(self) -> bool:
+        """Whether this request is answered 429 (and counts one of :attr:`rate_limited` down)."""
+        with self.lock:
+            if self.rate_limited > 0:
+                self.rate_limited -= 1
+                return True
+        return False
+
     def paths(self) -> list[tuple[str, str, int]]:
         with self.lock:
             return [(c.method, c.path, c.status) for c in self.calls]
@@ -228,6 +242,8 @@ class ApplianceStandIn(StandIn):
 
     def answer(self, request: Request) -> tuple[int, Any]:
         s = self.state
+        if self.rate_limit():
+            return HTTPStatus.TOO_MANY_REQUESTS, {"message": "Too many requests"}
         if request.path in s.token_paths and request.method == "POST":
             form = request.form or {}
             if form.get("username") not in s.users or s.users[form["username"]] != form.get("password"):
@@ -297,6 +313,8 @@ class PlatformStandIn(StandIn):
 
     def answer(self, request: Request) -> tuple[int, Any]:
         s = self.state
+        if self.rate_limit():
+            return HTTPStatus.TOO_MANY_REQUESTS, {"message": "Too many requests"}
         if request.path == "/auth/oauth/token" and request.method == "POST":
             form = request.form or {}
             if form.get("grant_type") != "client_credentials":
@@ -382,6 +400,79 @@ class SilentServer:
         self._thread.join(timeout=5)
         for conn in self._held:
             conn.close()
+        self._sock.close()
+
+
+def _read_request(conn: ssl.SSLSocket) -> None:
+    """Reads one whole HTTP request (headers, then Content-Length bytes of body) from ``conn``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
+class GarbageServer:
+    """Completes TLS on 127.0.0.1, then answers every request with a line that is not HTTP and hangs up:
+    something other than the Gateway Manager on the port, or a manager that is only half started."""
+
+    def __init__(self, cert: Certificate, folder: Path) -> None:
+        cert_file, key_file = cert.write(folder, f"garbage-{secrets.token_hex(4)}")
+        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._tls.load_cert_chain(cert_file, key_file)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((LOOPBACK, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="garbage", daemon=True)
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://{LOOPBACK}:{self._sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                conn.settimeout(2)
+                with self._tls.wrap_socket(conn, server_side=True) as tls:
+                    _read_request(tls)
+                    tls.sendall(b"NOT-HTTP hello\r\n\r\n")
+                    # Hang up only once the client has read it: closing with unread input would reset the
+                    # connection and lose the answer.
+                    tls.shutdown(socket.SHUT_WR)
+                    while tls.recv(4096):
+                        pass
+            except OSError:
+                conn.close()
+
+    def start(self) -> GarbageServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
         self._sock.close()
 
 

@@ -2,6 +2,7 @@
 # On the primary, once every node has joined: enable the DNS and MetalLB addons.
 #
 # Usage: addons METALLB_RANGE WAIT_SECONDS
+#        stdin: the sudo password line (optional)
 #
 # An enabled addon is left alone; a MetalLB pool with other addresses (metallbRange changed) is patched in
 # place rather than disabled and enabled again, so the floating IP keeps being served.
@@ -9,6 +10,7 @@ set -euo pipefail
 
 range=$1
 wait_seconds=$2
+read_sudo_password
 exec </dev/null
 
 microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null

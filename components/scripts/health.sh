@@ -2,12 +2,14 @@
 # The health gate, on the primary: every node of the config is Ready.
 #
 # Usage: health TIMEOUT_SECONDS HOSTNAME [HOSTNAME ...]
+#        stdin: the sudo password line (optional)
 #
 # Fails naming every node that is not Ready (or not in the cluster at all).
 set -euo pipefail
 
 timeout=$1
 shift
+read_sudo_password
 exec </dev/null
 
 failed=()

@@ -2,7 +2,7 @@
 # On a joining node: `microk8s join <primary>:25000/<token>`, retried with backoff.
 #
 # Usage: join PRIMARY_URL_HOST PRIMARY_HOSTNAME HOSTNAME ATTEMPTS FIRST_DELAY_SECONDS WAIT_SECONDS
-#        stdin: the token line
+#        stdin: the sudo password line (empty without one), then the token line (none on the primary)
 #
 # A node that already sees the primary is a member: nothing to do (re-running consumes no token). A server
 # answer "already known to dqlite" means an earlier attempt got through: success. An invalid token is not
@@ -15,6 +15,11 @@ me=$3
 attempts=$4
 delay=$5
 wait_seconds=$6
+read_sudo_password
+if [ "$me" = "$primary_name" ]; then
+  log "$me is the primary: the others join it"
+  exit 0
+fi
 read_token
 exec </dev/null
 
@@ -28,7 +33,7 @@ fi
 attempt=1
 while :; do
   log "joining $primary_name at $primary (attempt $attempt of $attempts)"
-  if out=$(timeout "$wait_seconds" microk8s join "$primary:25000/$TOKEN" 2>&1); then
+  if out=$(microk8s_within "$wait_seconds" join "$primary:25000/$TOKEN" 2>&1); then
     log "joined $primary_name's cluster"
     break
   fi

@@ -3,7 +3,8 @@
 # the result runs as `bash -c SCRIPT STEP-NAME ARGS...`: $0 is the step's name, which every log line carries.
 #
 # Output rules: everything a step says goes to stderr (Pulumi shows it; stdout stays free for a value such as
-# the kubeconfig). A secret (sudo password, join token) only ever arrives on stdin, never as an argument.
+# the kubeconfig). A secret (sudo password, join token) only ever arrives on stdin, never as an argument of a
+# step (MicroK8s' own add-node and join do take the token as an argument: see components/scripts.py).
 # Not every step uses every helper: the rendered script would otherwise draw "never invoked" notes.
 # shellcheck disable=SC2317,SC2329
 set -euo pipefail
@@ -22,15 +23,36 @@ die() {
 SUDO_PASSWORD=""
 read_sudo_password() { IFS= read -r SUDO_PASSWORD || true; }
 
-# Runs a command as root. The password goes to `sudo -S` through a here-string: never on a command line.
+# Runs a command as root. The password goes to `sudo -S` through a here-string: never on a command line. -k:
+# sudo always reads it, even with a cached credential, so the line never reaches the command's own stdin.
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
     "$@"
   elif [ -n "$SUDO_PASSWORD" ]; then
-    sudo -S -p '' -- "$@" <<<"$SUDO_PASSWORD"
+    sudo -S -k -p '' -- "$@" <<<"$SUDO_PASSWORD"
   else
-    sudo -n -- "$@" || die "sudo needs a password here: set it with \`pulumi config set --secret sshPassword\`"
+    # Asked apart from the command, so that a failing command is not mistaken for a sudo that wants a password.
+    sudo -n true 2>/dev/null || die "sudo needs a password here: set it with \`pulumi config set --secret sshPassword\`"
+    sudo -n -- "$@"
   fi
+}
+
+# MicroK8s as root. Its own `start`, `stop`, `join` and `leave` (and addon scripts) call plain `sudo`, which
+# has no terminal to ask on over a non-interactive SSH session, and the rest needs the `microk8s` group: as
+# root, every subcommand works whatever the login user may do. The path is resolved here because sudo's
+# secure_path need not list /snap/bin.
+microk8s() {
+  local bin
+  bin=$(type -P microk8s) || die "microk8s is not installed (not on PATH)"
+  as_root "$bin" "$@"
+}
+
+# `microk8s` as root, stopped after $1 seconds.
+microk8s_within() {
+  local seconds=$1 bin
+  shift
+  bin=$(type -P microk8s) || die "microk8s is not installed (not on PATH)"
+  as_root timeout "$seconds" "$bin" "$@"
 }
 
 # The join token: one line on stdin, at least 32 characters (MicroK8s' minimum).

@@ -18,6 +18,11 @@ state is shared by every test host (one JSON file in a state folder, under a loc
   ``kubectl wait --for=condition=Ready node/NAME --timeout=Ns`` (answers at once: no real waiting),
   ``kubectl get|patch ipaddresspool default-addresspool -n metallb-system``.
 
+Permissions as on an appliance whose login user is not in the ``microk8s`` group: every subcommand refuses a
+caller that is not root ("Insufficient permissions to access MicroK8s", the wrappers' exit_if_no_permissions),
+and ``start``/``stop``/``join``/``leave`` call plain ``sudo`` themselves (the wrappers' run_with_sudo), which
+has no terminal to ask a password on. "Root" here means: run through the sudo stand-in (it sets SUDO_USER).
+
 Which test host it runs on comes from ``standin.env`` next to it (``STANDIN_STATE``, ``STANDIN_MACHINE``).
 Every call is recorded in the state, so tests can count restarts, tokens and joins. Standard library only: it
 runs under the test hosts' system python3.
@@ -423,7 +428,7 @@ class MicroK8s:
         tokens = cluster["tokens"]
         expiry = tokens.get(token, 0)
         if token not in tokens or (expiry is not None and expiry < time.time()):
-            raise CliError(6, "Connection failed. Invalid token (500).")
+            raise CliError(6, "Connection failed. invalid token (500).")
         if expiry is None:
             del tokens[token]
         self.state["tokens_consumed"] += 1
@@ -444,7 +449,11 @@ class MicroK8s:
                 "Refusing join (400).",
             )
         if self.ip in cluster["members"]:
-            raise CliError(6, f"Connection failed. the joining node ({self.ip}) is already known to dqlite (504).")
+            raise CliError(
+                6,
+                "Connection failed. failed to retrieve dqlite cluster nodes: the joining node "
+                f"({self.ip}) is already known to dqlite (500).",
+            )
         # Joined: this machine's own datastore is replaced by the cluster's.
         old = self.cid
         self.state["clusters"][old]["members"].remove(self.ip)
@@ -560,8 +569,37 @@ def read_env(path: Path) -> dict[str, str]:
     return values
 
 
+#: Subcommands whose wrappers run their work through plain `sudo` (run_with_sudo in actions/common/utils.sh).
+RUN_WITH_SUDO = frozenset({"start", "stop", "join", "leave"})
+NO_PERMISSIONS = (
+    "Insufficient permissions to access MicroK8s.\n"
+    "You can either try again with sudo or add the user {user} to the 'microk8s' group:\n\n"
+    "    sudo usermod -a -G microk8s {user}\n"
+    "    sudo chown -R $USER ~/.kube\n\n"
+    "After this, reload the user groups either via a reboot or by running 'newgrp microk8s'."
+)
+SUDO_NO_TTY = (
+    "sudo: a terminal is required to read the password; either use the -S option to read from standard input "
+    "or configure an askpass helper\nsudo: a password is required"
+)
+
+
+def permission_error(here: Path, argv: list[str]) -> CliError | None:
+    """What MicroK8s' wrappers say to a caller without the rights the subcommand needs (``None``: allowed)."""
+    if os.geteuid() == 0 or os.environ.get("SUDO_USER"):
+        return None
+    if argv and argv[0] in RUN_WITH_SUDO and (here / "sudo-password").exists():
+        return CliError(1, SUDO_NO_TTY, stderr=True)
+    return CliError(1, NO_PERMISSIONS.format(user=os.environ.get("USER", "user")), stderr=True)
+
+
 def main(argv: list[str]) -> int:
-    env = read_env(Path(os.path.realpath(__file__)).parent / "standin.env")
+    here = Path(os.path.realpath(__file__)).parent
+    denied = permission_error(here, argv)
+    if denied is not None:
+        print(denied.message, file=sys.stderr)
+        return denied.code
+    env = read_env(here / "standin.env")
     state_dir = Path(env["STANDIN_STATE"])
     ip = env["STANDIN_MACHINE"]
     with locked_state(state_dir) as state:
