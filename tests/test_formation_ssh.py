@@ -28,7 +28,8 @@ PASSWORD = SENTINELS[f"{NS}:sshPassword"]
 @pytest.fixture
 def hosts() -> Iterator[SshHosts]:
     if os.geteuid() != 0:
-        pytest.skip("SSH test hosts need root (mount namespaces, bind mounts, sshd); CI runs the suite as root")
+        # Not a skip: these tests are the acceptance, and CI (root) must run them.
+        pytest.fail("SSH test hosts need root (mount namespaces, bind mounts, sshd); run the suite as root")
     raw = stack_raw("prod")
     started = start_hosts([n["ip"] for n in raw[f"{NS}:nodes"]], raw[f"{NS}:sshUser"])
     started.require_sudo_password(PASSWORD)
