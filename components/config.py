@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
@@ -118,7 +119,7 @@ class _Reader:
             if name not in known:
                 close = difflib.get_close_matches(str(name), known, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}."
-                self.fail(f"{path}.{name}", raw[name], f"unknown key; {hint}")
+                self.fail(f"{path}.{name}", _shown(str(name), raw[name]), f"unknown key; {hint}")
         for name in required:
             if raw.get(name) is None:
                 example = EXAMPLES.get(_INDEX.sub("", f"{path}.{name}"))
@@ -128,6 +129,13 @@ class _Reader:
 
     def string(self, raw: Any, path: str, *, example: str) -> str | None:
         if raw is None:
+            return None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            # `pulumi config set --path ova.version 17` stores the number 17, as YAML does for `version: 17`:
+            # a whole number reads back as the same text. (A float would not: 17.10 arrives as 17.1.)
+            return str(raw)
+        if isinstance(raw, float):
+            self.fail(path, raw, f"must be text: quote it (YAML reads 17.10 as the number 17.1), e.g. {example!r}.")
             return None
         if not isinstance(raw, str) or not raw.strip():
             self.fail(path, raw, f"must be a non-empty string, e.g. {example!r}.")
@@ -146,8 +154,18 @@ class _Reader:
     def integer(self, raw: Any, path: str, *, default: int) -> int:
         if raw is None:
             return default
-        # bool is an int in Python; "true" is never a size.
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or int(raw) != raw or raw <= 0:
+        if isinstance(raw, str) and raw.strip().isdecimal():
+            # A quoted number (`cpus: "4"` in YAML, or set as a JSON string) is still the number.
+            raw = int(raw.strip())
+        # bool is an int in Python; "true" is never a size. Infinity and NaN (YAML `.inf`, `.nan`) are not
+        # whole numbers either.
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or not math.isfinite(raw)
+            or int(raw) != raw
+            or raw <= 0
+        ):
             self.fail(path, raw, f"must be a positive whole number (default {default}).")
             return default
         return int(raw)
@@ -159,6 +177,17 @@ class _Reader:
             self.fail(path, raw, f"must be a list, e.g. {example}.")
             return []
         return raw
+
+
+#: Names under which a user plausibly put a credential: an unknown key so named is reported without its value.
+_SECRET_LOOKING = re.compile(r"pass|secret|token|private|credential|apikey", re.IGNORECASE)
+
+
+def _shown(name: str, value: Any) -> Any:
+    """The value an error may echo for an unknown key: ``"[secret]"`` when the key looks like a credential
+    (a typo of a secret key, a password put in a plain map), so no error message repeats one."""
+    bare = name.rsplit(".", 1)[-1]
+    return "[secret]" if _SECRET_LOOKING.search(bare) or bare in SECRET_KEYS else value
 
 
 def _ordered(low: IPAddress, high: IPAddress) -> bool:
@@ -461,13 +490,30 @@ def _ova(r: _Reader, raw: Any) -> OvaSettings | None:
             + ("both." if has_url else "neither."),
         )
         ok = False
+    # The vSphere provider tells an OVA (a tar archive) from a bare OVF descriptor by the source's last four
+    # characters, case-sensitively: a URL ending in a query string or a file named .OVA would be read as an
+    # OVF descriptor and fail halfway through `pulumi up`.
     if url is not None:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             r.fail("ova.url", url, "must be an http(s) URL to the .ova file, e.g. 'https://host/gateway.ova'.")
             ok = False
-    if path is not None and not path.lower().endswith((".ova", ".ovf")):
-        r.fail("ova.path", path, "must name a .ova or .ovf file.")
+        elif not url.endswith((".ova", ".ovf")):
+            r.fail(
+                "ova.url",
+                url,
+                "must end in '.ova' or '.ovf' (lowercase, no query string): the vSphere provider decides by the "
+                "ending whether it fetches an OVA or an OVF. Download the file and set ova.path, or use a URL "
+                "that ends in .ova.",
+            )
+            ok = False
+    if path is not None and not path.endswith((".ova", ".ovf")):
+        r.fail(
+            "ova.path",
+            path,
+            "must name a .ova or .ovf file, the ending in lowercase (the vSphere provider decides by the ending "
+            "whether it reads an OVA or an OVF): rename the file if needed.",
+        )
         ok = False
     deploy = m.get("deploy", "library")
     if deploy not in ("library", "ovf"):
@@ -885,7 +931,8 @@ def parse(
     for key, value in (other_keys or {}).items():
         close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "remove it (see the README's config reference)."
-        r.fail(key, value, f"is not a key of this program; {hint}")
+        shown = "[secret]" if close and close[0] in SECRET_KEYS else _shown(key, value)
+        r.fail(key, shown, f"is not a key of this program; {hint}")
     vsphere = _vsphere(r, raw.get("vsphere"))
     ova = _ova(r, raw.get("ova"))
     network = _network(r, raw.get("network"))

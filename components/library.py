@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pulumi
@@ -22,6 +23,16 @@ class OvaLibraryArgs:
     """The library's name in vCenter; unique per vCenter, so it carries the project and stack."""
 
 
+def item_name(ova: OvaSettings) -> str:
+    """The library item's name: the version and a digest of the source.
+
+    A new source replaces the item create-before-delete, and vCenter refuses a second item of the same name in
+    one library; a new URL for the same version (another mirror, a re-issued build) must still get a new name.
+    """
+    digest = hashlib.sha256(ova.source.encode()).hexdigest()[:8]
+    return f"gateway-{ova.version}-{digest}"
+
+
 class OvaLibrary(pulumi.ComponentResource):
     """One content library and one item per cluster, whatever the node count."""
 
@@ -40,7 +51,7 @@ class OvaLibrary(pulumi.ComponentResource):
         item = vsphere.ContentLibraryItem(
             f"{name}-item",
             library_id=library.id,
-            name=f"gateway-{args.ova.version}",
+            name=item_name(args.ova),
             description=f"Gateway OVA {args.ova.version} from {args.ova.source}",
             file_url=args.ova.source,
             type="ovf",

@@ -102,7 +102,12 @@ class GatewayNode(pulumi.ComponentResource):
             folder=args.folder,
             num_cpus=args.size.cpus,
             memory=args.size.memory_mb,
-            network_interfaces=[vsphere.VirtualMachineNetworkInterfaceArgs(network_id=args.network_id)],
+            # In library mode vCenter maps the OVF's networks from each NIC's `ovf_mapping` (the provider builds
+            # the deploy's network mappings from it, not from `ovf_network_map`); without it the mapping has an
+            # empty OVF network name. In ovf mode `ovf_deploy.ovf_network_map` does the same job.
+            network_interfaces=[
+                vsphere.VirtualMachineNetworkInterfaceArgs(network_id=args.network_id, ovf_mapping=ova.ovf_network)
+            ],
             # The OVA's system disk, grown to the configured size (vSphere only grows disks, never shrinks).
             disks=[vsphere.VirtualMachineDiskArgs(label="disk0", size=args.size.disk_gb)],
             clone=clone,
@@ -121,6 +126,9 @@ class GatewayNode(pulumi.ComponentResource):
                     # rebuilds a node from the new image.
                     "clone",
                     "ovfDeploy",
+                    # The OVF network name belongs to the image too (`ova.ovfNetwork`), and the provider
+                    # replaces the VM when it changes.
+                    "networkInterfaces[*].ovfMapping",
                     # vApp properties are read by the appliance once, at first boot, so changing them later
                     # cannot re-address a running node; and the provider reports a perpetual diff on them
                     # (terraform-provider-vsphere #1617). Re-addressing a node means replacing it.

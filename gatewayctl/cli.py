@@ -57,7 +57,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         inventory = vcenter.live_inventory(root, args.stack)
     try:
-        result = planning.make_plan(root, args.stack, inventory=inventory, overrides=parse_overrides(args.config))
+        prepared = stackfile.prepare(
+            stackfile.read_stack(root, args.stack), args.stack, overrides=parse_overrides(args.config)
+        )
+        # Before the run: a warning (a value left out because it is encrypted inside a map) often explains the
+        # config error that follows.
+        for warning in prepared.warnings:
+            err(f"warning: {warning}")
+        result = planning.make_plan(root, args.stack, inventory=inventory, prepared=prepared)
     except ConfigError as error:
         return report_config_error("plan", args.stack, error, as_json=args.json)
     finally:
@@ -68,8 +75,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
         from gatewayctl import policy_eval
 
         result.violations = policy_eval.evaluate(result.run, policy_config)
-    for warning in result.prepared.warnings:
-        err(f"warning: {warning}")
     if args.json:
         print(json.dumps(planning.to_json(result, show_secrets=args.show_secrets), indent=2))
     else:

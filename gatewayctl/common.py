@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,9 +30,20 @@ def project_dir() -> Path:
     return here
 
 
+def _json_safe(value: Any) -> Any:
+    """Strict JSON: a bad value such as YAML's ``.inf`` is echoed as text (``Infinity`` is not JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def config_error_json(stack: str, error: ConfigError) -> dict[str, Any]:
     def one(issue: ConfigIssue) -> dict[str, Any]:
-        return {"key": issue.key, "value": issue.value, "message": issue.message}
+        return {"key": issue.key, "value": _json_safe(issue.value), "message": issue.message}
 
     return {"stack": stack, "error": one(error.issues[0]), "errors": [one(i) for i in error.issues]}
 

@@ -426,6 +426,18 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.outputs_by_urn: dict[str, dict[str, Any]] = {}
         self.stack_urn: str | None = None
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine would assign (``Deployment.generateURN``): the parent's whole qualified type
+        chain, except the root stack's, before the type. The SDK's mock keeps only the parent's last type and
+        keeps the stack's, so its URNs would differ from `pulumi preview`'s (and from ``--target``/``--replace``
+        arguments an operator copies from the plan)."""
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":

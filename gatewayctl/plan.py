@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.config import NAMESPACE, ONE_OF_SECRETS
 from gatewayctl import harness, stackfile
 from gatewayctl.harness import Inventory, Resource, Run
 
@@ -40,9 +41,12 @@ def make_plan(
     *,
     inventory: Inventory | None = None,
     overrides: Mapping[str, str] | None = None,
+    prepared: stackfile.PreparedConfig | None = None,
 ) -> Plan:
-    """Runs the program for ``stack`` offline. Raises ``ConfigError`` (invalid config) or ``StackError``."""
-    prepared = stackfile.prepare(stackfile.read_stack(project_dir, stack), stack, overrides=overrides)
+    """Runs the program for ``stack`` offline (with ``prepared``, the stack file already read). Raises
+    ``ConfigError`` (invalid config) or ``StackError``."""
+    if prepared is None:
+        prepared = stackfile.prepare(stackfile.read_stack(project_dir, stack), stack, overrides=overrides)
     run = harness.run_program(
         project_dir, stack, prepared.values, secret_keys=prepared.secret_keys, inventory=inventory
     )
@@ -179,6 +183,8 @@ def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
                 if key == "vsphere:password"
                 else f"`pulumi config set --secret {key}`"
             )
+            if key == f"{NAMESPACE}:{ONE_OF_SECRETS[0]}":
+                how += "; or set " + " or ".join(f"{NAMESPACE}:{k}" for k in ONE_OF_SECRETS[1:]) + " instead"
             lines.append(f"  - {key}  ({how})")
 
     lines += ["", _violations_text(plan.violations)]

@@ -8,6 +8,7 @@ and is listed in :attr:`PreparedConfig.secrets_needed`, which a real ``pulumi up
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,27 @@ def committed_stacks(project_dir: Path) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
 
 
+class _PulumiYamlLoader(yaml.SafeLoader):
+    """Reads scalars as the Pulumi CLI does (Go's yaml.v3, YAML 1.2 rules), not as PyYAML's YAML 1.1 does.
+
+    The CLI hands an unquoted ``2024-05-01`` to the program as that text (PyYAML: a ``date``, which is not even
+    JSON) and ``yes``/``no``/``on``/``off`` as text (PyYAML: booleans); only ``true``/``false`` are booleans.
+    """
+
+
+_PulumiYamlLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def read_stack(project_dir: Path, stack: str) -> dict[str, Any]:
     """The ``config:`` map of a stack file."""
     path = stack_path(project_dir, stack)
@@ -51,13 +73,19 @@ def read_stack(project_dir: Path, stack: str) -> dict[str, Any]:
         known = ", ".join(committed_stacks(project_dir)) or "none"
         raise StackError(f"no stack file {path.name} in {project_dir} (stacks here: {known})")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_PulumiYamlLoader)  # a SafeLoader: builds no objects
+    except OSError as exc:
+        raise StackError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise StackError(f"{path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise StackError(f"{path.name} is not valid YAML: {exc}") from None
-    config = data.get("config") or {}
-    if not isinstance(data, dict) or not isinstance(config, dict):
-        raise StackError(f"{path.name}: 'config' must be a map of keys to values")
-    return config
+    if data is None:
+        return {}
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(config, dict | None):
+        raise StackError(f"{path.name}: must be a map with 'config:', a map of keys to values")
+    return config or {}
 
 
 def _is_secure(value: Any) -> bool:

@@ -150,7 +150,26 @@ MALFORMED: list[tuple[str, Mutation, str, Any]] = [
     ("metallb-without-floating", _set("metallbRange", "10.20.30.60-10.20.30.69"), "metallbRange", None),
     ("metallb-garbage", _set("metallbRange", "ten-twenty"), "metallbRange", "ten-twenty"),
     ("unknown-key", _set("nodesize", {"cpus": 8}), "nodesize", {"cpus": 8}),
+    # The vSphere provider tells an OVA from an OVF by the source's ending, case-sensitively.
+    (
+        "ova-url-query-string",
+        _edit("ova", lambda o: o.__setitem__("url", "https://h/gw.ova?sig=abc")),
+        "ova.url",
+        "https://h/gw.ova?sig=abc",
+    ),
+    (
+        "ova-path-uppercase",
+        _edit("ova", lambda o: o.update(url=None, path="/srv/GW-17.OVA")),
+        "ova.path",
+        "/srv/GW-17.OVA",
+    ),
+    ("ova-version-float", _edit("ova", lambda o: o.__setitem__("version", 17.1)), "ova.version", 17.1),
+    ("disk-infinite", _edit("nodeSize", lambda s: s.__setitem__("diskGb", float("inf"))), "nodeSize.diskGb", "inf"),
 ]
+
+
+def _not_json(name: str) -> Any:
+    raise AssertionError(f"{name} is not JSON: a strict reader of the error document would fail")
 
 
 @pytest.fixture
@@ -168,7 +187,7 @@ def test_malformed_config_exits_2_naming_the_key(case_project, mutate, key, valu
     project = case_project(mutate)
     code, out, err = gatewayctl("plan", "--stack", "case", "--json", cwd=project)
     assert code == 2, f"exit {code}; stderr: {err}"
-    doc = json.loads(out)
+    doc = json.loads(out, parse_constant=_not_json)
     keys = [e["key"] for e in doc["errors"]]
     assert f"{NS}:{key}" in keys, f"no error names {NS}:{key}: {doc['errors']}"
     error = next(e for e in doc["errors"] if e["key"] == f"{NS}:{key}")
@@ -256,3 +275,46 @@ def test_config_rejects_nothing_the_policy_pack_owns():
     raw.pop("storage")
     s = cfg.parse(raw, secrets_present={"managerPassword": True, "sshPassword": True})
     assert len(s.nodes) == 2 and s.node_size.cpus == 2
+
+
+def _parsed(raw: dict[str, Any]) -> cfg.Settings:
+    settings = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{NS}:")}
+    return cfg.parse(settings, secrets_present={"managerPassword": True, "sshPrivateKey": True})
+
+
+def test_numbers_where_text_is_expected_and_text_where_numbers_are():
+    """`pulumi config set --path ova.version 17` stores the number 17; `cpus: "4"` is a quoted number."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:ova"]["version"] = 17
+    raw[f"{NS}:nodeSize"] = {"cpus": "8", "memoryMb": 16384.0, "diskGb": " 80 "}
+    s = _parsed(raw)
+    assert s.ova.version == "17"
+    assert (s.node_size.cpus, s.node_size.memory_mb, s.node_size.disk_gb) == (8, 16384, 80)
+
+
+def test_an_ipv6_network_parses():
+    raw = stack_raw("prod")
+    raw[f"{NS}:network"] = {"cidr": "fd00:20:30::/64", "gateway": "fd00:20:30::1", "dns": ["fd00:20::53"]}
+    raw[f"{NS}:floatingIp"] = "fd00:20:30::50"
+    for i, node in enumerate(raw[f"{NS}:nodes"]):
+        node["ip"] = f"fd00:20:30::{41 + i}"
+    s = _parsed(raw)
+    assert s.metallb_range == "fd00:20:30::50-fd00:20:30::50"
+    assert str(s.nodes[2].ip) == "fd00:20:30::43"
+
+
+def test_errors_never_echo_what_looks_like_a_credential():
+    raw = stack_raw("prod")
+    settings = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{NS}:")}
+    settings["vsphere"]["password"] = "SENTINEL-in-a-map"
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.parse(
+            settings,
+            secrets_present={"managerPassword": True, "sshPrivateKey": True},
+            other_keys={"managerPasword": "SENTINEL-typo", "nodesize": {"cpus": 8}},
+        )
+    shown = {i.key: i.value for i in info.value.issues}
+    assert shown[f"{NS}:vsphere.password"] == "[secret]"
+    assert shown[f"{NS}:managerPasword"] == "[secret]"
+    assert shown[f"{NS}:nodesize"] == {"cpus": 8}  # an ordinary typo still shows its value
+    assert "SENTINEL" not in str(info.value)

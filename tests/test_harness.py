@@ -100,3 +100,23 @@ def test_relative_paths_resolve_from_the_project_folder(tmp_path, monkeypatch):
     raw[f"{NS}:charts"] = {"storage": {"version": "1.0.0", "valuesFile": "Pulumi.yaml"}}
     run = run_stack(raw=raw)
     assert run.named("gateway-persistent-storage")
+
+
+def test_urns_are_the_engines():
+    """The engine's URN carries the parent's whole type chain and never the root stack's type (the SDK's mock
+    keeps only the last parent type): plan URNs must be the ones `pulumi up --target/--replace` accepts."""
+    run = run_stack("prod")
+    vm = run.named("gw-prod-1-vm")
+    assert vm.urn == (
+        "urn:pulumi:prod::gateway-cluster::gateway-cluster:index:GatewayCluster$gateway-cluster:index:GatewayNode"
+        "$vsphere:index/virtualMachine:VirtualMachine::gw-prod-1-vm"
+    )
+    assert run.named("gateway").urn == "urn:pulumi:prod::gateway-cluster::gateway-cluster:index:GatewayCluster::gateway"
+    for r in run.resources:
+        parent = run.by_urn(r.parent) if r.parent and r.parent != _stack_urn(run) else None
+        expected = r.type if parent is None else f"{parent.urn.split('::')[2]}${r.type}"
+        assert r.urn.split("::")[2] == expected, r.urn
+
+
+def _stack_urn(run: harness.Run) -> str:
+    return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"

@@ -107,16 +107,40 @@ def test_ovf_mode_deploys_each_vm_from_the_ova():
     assert "clone" not in vm.inputs
 
 
+@pytest.mark.parametrize("stack", ["prod", "dev"], ids=["library-mode", "ovf-mode"])
+def test_nic_is_mapped_from_the_ovf_network(stack):
+    """In library mode vCenter maps OVF networks from each NIC's ovfMapping (not from any ovf_network_map)."""
+    raw = stack_raw(stack)
+    raw[f"{NS}:ova"]["ovfNetwork"] = "Appliance Network"
+    run = run_stack(stack, raw=raw)
+    for vm in run.by_type(VM):
+        (nic,) = vm.input("networkInterfaces")
+        assert nic["ovfMapping"] == "Appliance Network", vm.urn
+        assert nic["networkId"].startswith("network-"), vm.urn
+
+
+def test_library_item_is_renamed_whenever_its_source_changes():
+    """A new source replaces the item create-before-delete; vCenter refuses two items of one name in a library."""
+    first = run_stack(raw=scaled(1)).by_type(ITEM)[0].input("name")
+    raw = scaled(1)
+    raw[f"{NS}:ova"]["url"] = "https://mirror.example.com/opsramp/gateway-17.0.0.ova"
+    moved = run_stack(raw=raw).by_type(ITEM)[0].input("name")
+    assert first.startswith("gateway-17.0.0-") and moved.startswith("gateway-17.0.0-")
+    assert first != moved
+
+
 def test_nodes_keep_their_image_when_the_ova_changes(prod):
     """A new OVA in config must not replace the VMs: the image inputs are ignored after creation."""
     for vm in prod.by_type(VM):
         ignored = vm.options.get("ignoreChanges", [])
-        assert {"clone", "ovfDeploy", "vapp"} <= set(ignored), vm.urn
+        assert {"clone", "ovfDeploy", "vapp", "networkInterfaces[*].ovfMapping"} <= set(ignored), vm.urn
         assert "replaceOnChanges" not in vm.options, vm.urn
     raw = stack_raw("prod")
     raw[f"{NS}:ova"] = {
         "url": "https://downloads.example.com/opsramp/gateway-18.0.0.ova",
         "version": "18.0.0",
+        # A new image may name its network differently; the provider replaces a VM whose ovfMapping changes.
+        "ovfNetwork": "Gateway Network",
     }
     upgraded = run_stack(raw=raw)
 
@@ -125,7 +149,13 @@ def test_nodes_keep_their_image_when_the_ova_changes(prod):
         for vm in run.by_type(VM):
             inputs = copy.deepcopy(harness.reveal(vm.inputs))
             for key in vm.options.get("ignoreChanges", []):
-                inputs.pop(key, None)
+                # A property path such as networkInterfaces[*].ovfMapping: that field of every element.
+                head, _, field = key.partition("[*].")
+                if field:
+                    for element in inputs.get(head, []):
+                        element.pop(field, None)
+                else:
+                    inputs.pop(key, None)
             out.append(inputs)
         return out
 

@@ -152,3 +152,48 @@ def test_whole_process_plan_exits_cleanly():
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["stack"] == "dev"
     assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr
+
+
+STACK_FILES = [
+    ("top-level-list", b"- config\n", "must be a map with 'config:'"),
+    ("config-list", b"config: [1, 2]\n", "must be a map with 'config:'"),
+    ("not-utf8", b"config:\n  gateway-cluster:sshUser: \xff\xfe\n", "is not UTF-8"),
+    ("bad-yaml", b"config: {\n", "is not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), [c[1:] for c in STACK_FILES], ids=[c[0] for c in STACK_FILES])
+def test_unusable_stack_file_exits_3_naming_it(tmp_path: Path, content: bytes, message: str):
+    project = make_project(tmp_path, {})
+    (project / "Pulumi.odd.yaml").write_bytes(content)
+    for argv in (["--json"], []):
+        code, out, err = gatewayctl("plan", "--stack", "odd", *argv, cwd=project)
+        assert (code, out) == (3, ""), err
+        assert "Pulumi.odd.yaml" in err and message in err and "internal error" not in err
+
+
+def test_stack_file_scalars_read_as_the_pulumi_cli_reads_them(tmp_path: Path):
+    """Pulumi's YAML 1.2 reader keeps 2024-05-01 and `yes` as text; PyYAML's 1.1 rules would make a date (not even
+    JSON) and a boolean."""
+    project = make_project(tmp_path, {})
+    text = (PROJECT / "Pulumi.dev.yaml").read_text()
+    text = text.replace("version: 17.0.0", "version: 2024-05-01").replace("sshUser: gateway-admin", "sshUser: yes")
+    (project / "Pulumi.lit.yaml").write_text(text)
+    code, out, err = gatewayctl("plan", "--stack", "lit", "--json", "--no-policies", cwd=project)
+    assert code == 0, err
+    resources = json.loads(out)["resources"]
+    (gateway,) = [r for r in resources if r["type"] == "gateway-cluster:index:GatewayCluster"]
+    assert gateway["inputs"]["ova"]["version"] == "2024-05-01"
+    assert stackfile.read_stack(project, "lit")[f"{NS}:sshUser"] == "yes"
+
+
+def test_warnings_reach_stderr_even_when_the_config_is_invalid(tmp_path: Path):
+    """An encrypted value inside a map is left out offline; the warning explains the error that follows."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:storage"] = {"nfsServer": "nfs01", "nfsPath": {"secure": "v1:AAAA"}}
+    raw[f"{NS}:floatingIp"] = "not-an-ip"
+    project = make_project(tmp_path, {"enc": raw})
+    code, out, err = gatewayctl("plan", "--stack", "enc", "--json", cwd=project)
+    assert code == 2
+    assert json.loads(out)["error"]["key"] == f"{NS}:floatingIp"
+    assert f"warning: {NS}:storage holds an encrypted value inside a map" in err
