@@ -323,7 +323,7 @@ class GatewayRegistration(pulumi.ComponentResource):
                 opts=after,
             )
             token = self.profile.activation_token
-            self.profile_id = self.profile.profile_id.apply(lambda v: v)
+            self.profile_id = self.profile.profile_id
         else:
             assert args.activation_token is not None
             token = args.activation_token

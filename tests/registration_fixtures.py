@@ -6,8 +6,9 @@ Test modules load them with ``pytest_plugins = ["tests.registration_fixtures"]``
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -30,6 +31,9 @@ from tests.vendor_standin import (
     SilentServer,
     self_signed,
 )
+
+S = TypeVar("S", ApplianceStandIn, PlatformStandIn)
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -58,16 +62,12 @@ def platform_cert() -> Certificate:
     return self_signed("platform-api", ips=(LOOPBACK,), dns=("localhost",))
 
 
-@pytest.fixture
-def appliance(tmp_path: Path, appliance_cert: Certificate, no_proxy: None) -> Iterator[ApplianceFactory]:
-    """Starts an appliance stand-in with the given :class:`ApplianceState` changes; stops it afterwards."""
-    started: list[ApplianceStandIn] = []
+def _stand_ins(start: Callable[..., S]) -> Iterator[Callable[..., S]]:
+    """A factory that starts stand-ins with state changes, and stops every one it started afterwards."""
+    started: list[S] = []
 
-    def make(**changes: object) -> ApplianceStandIn:
-        state = ApplianceState(users={MANAGER_USER: MANAGER_PASSWORD}, valid_keys={ACTIVATION_KEY})
-        for key, value in changes.items():
-            setattr(state, key, value)
-        server = ApplianceStandIn(appliance_cert, tmp_path, state)
+    def make(**changes: object) -> S:
+        server = start(**changes)
         server.start()
         started.append(server)
         return server
@@ -75,25 +75,36 @@ def appliance(tmp_path: Path, appliance_cert: Certificate, no_proxy: None) -> It
     yield make
     for server in started:
         server.stop()
+
+
+def _changed(state: T, changes: dict[str, object]) -> T:
+    for key, value in changes.items():
+        setattr(state, key, value)
+    return state
+
+
+@pytest.fixture
+def appliance(tmp_path: Path, appliance_cert: Certificate, no_proxy: None) -> Iterator[ApplianceFactory]:
+    """Starts an appliance stand-in with the given :class:`ApplianceState` changes; stops it afterwards."""
+    yield from _stand_ins(
+        lambda **changes: ApplianceStandIn(
+            appliance_cert,
+            tmp_path,
+            _changed(ApplianceState(users={MANAGER_USER: MANAGER_PASSWORD}, valid_keys={ACTIVATION_KEY}), changes),
+        )
+    )
 
 
 @pytest.fixture
 def platform(tmp_path: Path, platform_cert: Certificate, no_proxy: None) -> Iterator[PlatformFactory]:
     """Starts a platform API stand-in with the given :class:`PlatformState` changes; stops it afterwards."""
-    started: list[PlatformStandIn] = []
-
-    def make(**changes: object) -> PlatformStandIn:
-        state = PlatformState(clients={CLIENT_KEY: CLIENT_SECRET}, tenant=TENANT)
-        for key, value in changes.items():
-            setattr(state, key, value)
-        server = PlatformStandIn(platform_cert, tmp_path, state)
-        server.start()
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
+    yield from _stand_ins(
+        lambda **changes: PlatformStandIn(
+            platform_cert,
+            tmp_path,
+            _changed(PlatformState(clients={CLIENT_KEY: CLIENT_SECRET}, tenant=TENANT), changes),
+        )
+    )
 
 
 @pytest.fixture

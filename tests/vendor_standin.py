@@ -81,7 +81,7 @@ def self_signed(common_name: str, *, ips: tuple[str, ...] = (), dns: tuple[str, 
 
 
 @dataclass(frozen=True)
-class Call:
+class Request:
     """One request as the stand-in received it."""
 
     method: str
@@ -89,6 +89,12 @@ class Call:
     headers: dict[str, str]
     form: dict[str, str] | None
     json: Any
+
+
+@dataclass(frozen=True)
+class Call(Request):
+    """One request as the stand-in received it, and the status it answered with."""
+
     status: int
 
 
@@ -115,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, urllib.parse.urlsplit(self.path).path, dict(self.headers.items()), form, body)
         status, answer = self.server.api.answer(request)
         with self.server.api.lock:
-            self.server.api.calls.append(Call(request.method, request.path, request.headers, form, body, status))
+            self.server.api.calls.append(Call(**vars(request), status=status))
         data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
         self.send_response(status)
         if status == HTTPStatus.TOO_MANY_REQUESTS and self.server.api.retry_after is not None:
@@ -143,15 +149,6 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that rejects the certificate closes mid-handshake: expected in the TLS tests.
         return
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    form: dict[str, str] | None
-    json: Any
 
 
 class StandIn:
