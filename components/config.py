@@ -170,6 +170,20 @@ class _Reader:
             return default
         return int(raw)
 
+    def choice(self, raw: Any, path: str, *, choices: Sequence[str], default: str, why: str) -> str | None:
+        """One of ``choices`` (``default`` when unset); ``None`` after reporting anything else."""
+        if raw is None:
+            return default
+        if isinstance(raw, str) and raw.strip() in choices:
+            return raw.strip()
+        options = ", ".join(repr(c) for c in choices)
+        self.fail(
+            path,
+            raw,
+            f"must be one of {options} (default {default!r}), {why}; `gatewayctl preflight` reads it from the OVA.",
+        )
+        return None
+
     def items(self, raw: Any, path: str, *, example: str) -> list[Any]:
         if raw is None:
             return []
@@ -221,6 +235,22 @@ class VSphereSettings:
 
 
 DeployMode = Literal["library", "ovf"]
+Firmware = Literal["bios", "efi"]
+
+#: The VM hardware the vSphere provider sets after every deploy and clone from its own inputs, whatever the OVA
+#: says (terraform-provider-vsphere: `firmware` defaults to bios, `scsi_type` to pvscsi, a NIC's `adapter_type`
+#: to vmxnet3; docs/upstream-facts.md). The program pins each to ``ova.firmware``/``ova.scsiType``/
+#: ``ova.nicType``; these are the defaults, which are the provider's own: the vendor's OVA descriptor is not
+#: public, so `gatewayctl preflight` (check ``ova.hardware``) reads it and fails when a value differs.
+FIRMWARE_TYPES: tuple[str, ...] = ("bios", "efi")
+#: The SCSI controller types the provider accepts (virtualdevice.SCSIBusTypeAllowedValues).
+SCSI_TYPES: tuple[str, ...] = ("pvscsi", "lsilogic", "lsilogic-sas")
+#: The NIC types the provider accepts for a plain port group NIC (its allowed values less `sriov`, which needs
+#: a physical function the program does not configure).
+NIC_TYPES: tuple[str, ...] = ("vmxnet3", "e1000e", "e1000", "vmxnet3vrdma")
+DEFAULT_FIRMWARE: Firmware = "bios"
+DEFAULT_SCSI_TYPE = "pvscsi"
+DEFAULT_NIC_TYPE = "vmxnet3"
 
 
 @dataclass(frozen=True)
@@ -239,6 +269,12 @@ class OvaSettings:
     """Our field (hostname, ip, netmask, gateway, dns) to the OVA's vApp property key."""
     ovf_network: str = "VM Network"
     """The OVF's network name, mapped onto ``vsphere.network``."""
+    firmware: Firmware = DEFAULT_FIRMWARE
+    """The OVA's firmware (``bios``|``efi``): the provider would otherwise set ``bios`` on every VM."""
+    scsi_type: str = DEFAULT_SCSI_TYPE
+    """The OVA's SCSI controller type: the provider would otherwise convert the controllers to ``pvscsi``."""
+    nic_type: str = DEFAULT_NIC_TYPE
+    """The OVA's NIC type: the provider would otherwise give the VM a ``vmxnet3`` NIC."""
 
     @property
     def source(self) -> str:
@@ -474,7 +510,12 @@ def _ova(r: _Reader, raw: Any) -> OvaSettings | None:
     if raw is None:
         r.fail("ova", None, "is required: a map with version and exactly one of url or path.")
         return None
-    m = r.obj(raw, "ova", required=("version",), optional=("url", "path", "deploy", "properties", "ovfNetwork"))
+    m = r.obj(
+        raw,
+        "ova",
+        required=("version",),
+        optional=("url", "path", "deploy", "properties", "ovfNetwork", "firmware", "scsiType", "nicType"),
+    )
     if m is None:
         return None
     version = r.string(m.get("version"), "ova.version", example="17.0.0")
@@ -531,7 +572,15 @@ def _ova(r: _Reader, raw: Any) -> OvaSettings | None:
                 else:
                     properties[name] = value
     ovf_network = r.string(m.get("ovfNetwork"), "ova.ovfNetwork", example="VM Network")
-    if not ok or version is None:
+    hardware = {
+        key: r.choice(m.get(key), f"ova.{key}", choices=choices, default=default, why=why)
+        for key, choices, default, why in (
+            ("firmware", FIRMWARE_TYPES, DEFAULT_FIRMWARE, "the firmware in the OVA's descriptor"),
+            ("scsiType", SCSI_TYPES, DEFAULT_SCSI_TYPE, "the SCSI controller type in the OVA's descriptor"),
+            ("nicType", NIC_TYPES, DEFAULT_NIC_TYPE, "the NIC type in the OVA's descriptor"),
+        )
+    }
+    if not ok or version is None or None in hardware.values():
         return None
     return OvaSettings(
         version=version,
@@ -540,6 +589,9 @@ def _ova(r: _Reader, raw: Any) -> OvaSettings | None:
         deploy=deploy,
         properties=properties,
         ovf_network=ovf_network or "VM Network",
+        firmware="efi" if hardware["firmware"] == "efi" else "bios",
+        scsi_type=str(hardware["scsiType"]),
+        nic_type=str(hardware["nicType"]),
     )
 
 

@@ -47,6 +47,30 @@ class GatewayNodeArgs:
     """The VM's notes in vCenter: which project and stack manage it."""
 
 
+#: The VM inputs that belong to the image: what the node was deployed or cloned from and the hardware that came
+#: with it. They are ignored on existing VMs, so that a new `ova` (or a new hardware pin) in config changes no
+#: running node: the provider applies `firmware`, `scsiType` and `datacenterId` as in-place updates that power
+#: the VM off, and would do so on every node in one `pulumi up`, taking the whole cluster down; `clone`,
+#: `ovfDeploy` and a NIC's `ovfMapping` would replace every VM at once; a library -> ovf switch would add
+#: `datacenterId` to cloned VMs, which the provider rejects. Only a deliberate rebuild of one node applies them.
+IMAGE_INPUTS: tuple[str, ...] = (
+    "clone",
+    "ovfDeploy",
+    "networkInterfaces[*].ovfMapping",
+    "networkInterfaces[*].adapterType",
+    # vApp properties are read by the appliance once, at first boot, so changing them later cannot re-address
+    # a running node; and the provider reports a perpetual diff on them (terraform-provider-vsphere #1617).
+    "vapp",
+    "datacenterId",
+    "firmware",
+    "scsiType",
+    "scsiControllerCount",
+)
+#: Reported as changed on every refresh for OVF-deployed VMs (pulumi-vsphere #472): ignored on every VM,
+#: rebuilt or not.
+REFRESH_NOISE: tuple[str, ...] = ("eptRviMode", "hvMode")
+
+
 def vapp_properties(node: NodeSettings, network: NetworkSettings, keys: Mapping[str, str]) -> dict[str, str]:
     """The OVA's vApp properties that give the node its hostname and static address at first boot."""
     values = {
@@ -95,6 +119,9 @@ class GatewayNode(pulumi.ComponentResource):
         vm = vsphere.VirtualMachine(
             f"{name}-vm",
             name=node.hostname,
+            # The provider needs the datacenter for an OVF deploy, and checks it only after the import, so a
+            # missing one leaves an untracked VM behind; its CustomizeDiff refuses it on any other deploy.
+            datacenter_id=args.datacenter_id if ovf_deploy is not None else None,
             annotation=args.annotation,
             resource_pool_id=args.resource_pool_id if args.resource_pool_id is not None else host.resource_pool_id,
             host_system_id=host.id,
@@ -102,11 +129,19 @@ class GatewayNode(pulumi.ComponentResource):
             folder=args.folder,
             num_cpus=args.size.cpus,
             memory=args.size.memory_mb,
+            # After the deploy or clone the provider reconfigures the VM from its own inputs, whose defaults
+            # (bios, pvscsi) would overwrite the OVA's hardware: an EFI appliance would no longer boot.
+            firmware=ova.firmware,
+            scsi_type=ova.scsi_type,
             # In library mode vCenter maps the OVF's networks from each NIC's `ovf_mapping` (the provider builds
             # the deploy's network mappings from it, not from `ovf_network_map`); without it the mapping has an
             # empty OVF network name. In ovf mode `ovf_deploy.ovf_network_map` does the same job.
             network_interfaces=[
-                vsphere.VirtualMachineNetworkInterfaceArgs(network_id=args.network_id, ovf_mapping=ova.ovf_network)
+                # The provider's post-clone network step replaces a NIC of another type (default vmxnet3),
+                # with a new MAC: the OVA's own type keeps its NIC.
+                vsphere.VirtualMachineNetworkInterfaceArgs(
+                    network_id=args.network_id, ovf_mapping=ova.ovf_network, adapter_type=ova.nic_type
+                )
             ],
             # The OVA's system disk, grown to the configured size (vSphere only grows disks, never shrinks).
             disks=[vsphere.VirtualMachineDiskArgs(label="disk0", size=args.size.disk_gb)],
@@ -117,27 +152,7 @@ class GatewayNode(pulumi.ComponentResource):
             # Waiting for a routable guest IP means that script ran and the node can be reached over SSH.
             wait_for_guest_net_timeout=10,
             wait_for_guest_net_routable=True,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                ignore_changes=[
-                    # A node keeps the image it was built from: a new `ova` in config (a new library item or
-                    # URL) must not replace every VM in one `pulumi up`, which would take the whole cluster
-                    # down at once. Only an explicit, one-node-at-a-time replacement (the rolling upgrade)
-                    # rebuilds a node from the new image.
-                    "clone",
-                    "ovfDeploy",
-                    # The OVF network name belongs to the image too (`ova.ovfNetwork`), and the provider
-                    # replaces the VM when it changes.
-                    "networkInterfaces[*].ovfMapping",
-                    # vApp properties are read by the appliance once, at first boot, so changing them later
-                    # cannot re-address a running node; and the provider reports a perpetual diff on them
-                    # (terraform-provider-vsphere #1617). Re-addressing a node means replacing it.
-                    "vapp",
-                    # Reported as changed on every refresh for OVF-deployed VMs (pulumi-vsphere #472).
-                    "eptRviMode",
-                    "hvMode",
-                ],
-            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=[*IMAGE_INPUTS, *REFRESH_NOISE]),
         )
 
         self.hostname = pulumi.Output.from_input(node.hostname)

@@ -60,6 +60,18 @@ def _stack_urn(run: Run) -> str:
     return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"
 
 
+def plan_options(resource: Resource) -> dict[str, Any]:
+    """The options that decide what an update may do to ``resource``: all five, defaults included, wire names."""
+    opts = resource.options
+    return {
+        "ignoreChanges": list(opts.get("ignoreChanges", [])),
+        "replaceOnChanges": list(opts.get("replaceOnChanges", [])),
+        "deleteBeforeReplace": bool(opts.get("deleteBeforeReplace", False)),
+        "protect": bool(opts.get("protect", False)),
+        "retainOnDelete": bool(opts.get("retainOnDelete", False)),
+    }
+
+
 def to_json(plan: Plan, *, show_secrets: bool = False) -> dict[str, Any]:
     mask = None if show_secrets else "[secret]"
     run = plan.run
@@ -74,6 +86,7 @@ def to_json(plan: Plan, *, show_secrets: bool = False) -> dict[str, Any]:
                 "provider": r.provider,
                 "dependencies": r.dependencies,
                 "inputs": harness.reveal(r.inputs, mask=mask),
+                "options": plan_options(r),
             }
             for r in run.resources
         ],

@@ -78,6 +78,11 @@ MALFORMED: list[tuple[str, Mutation, str, Any]] = [
     ),
     ("ova-deploy-bad", _edit("ova", lambda o: o.__setitem__("deploy", "clone")), "ova.deploy", "clone"),
     ("ova-version-missing", _edit("ova", lambda o: o.pop("version")), "ova.version", None),
+    ("ova-firmware-bad", _edit("ova", lambda o: o.__setitem__("firmware", "uefi")), "ova.firmware", "uefi"),
+    ("ova-firmware-not-text", _edit("ova", lambda o: o.__setitem__("firmware", True)), "ova.firmware", True),
+    ("ova-scsi-type-bad", _edit("ova", lambda o: o.__setitem__("scsiType", "buslogic")), "ova.scsiType", "buslogic"),
+    ("ova-nic-type-sriov", _edit("ova", lambda o: o.__setitem__("nicType", "sriov")), "ova.nicType", "sriov"),
+    ("ova-nic-type-typo", _edit("ova", lambda o: o.__setitem__("nicTpe", "e1000")), "ova.nicTpe", "e1000"),
     (
         "ova-property-unknown",
         _edit("ova", lambda o: o.__setitem__("properties", {"hostnme": "x"})),
@@ -263,6 +268,34 @@ def test_prod_stack_parses_into_settings():
     assert s.metallb_range == "10.20.30.50-10.20.30.50"
     assert s.ova.deploy == "library" and s.ova.properties == cfg.DEFAULT_OVA_PROPERTIES
     assert s.storage is not None and s.storage.nfs_path == "/exports/gateway-prod"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, ("bios", "pvscsi", "vmxnet3")),
+        ({"firmware": "efi", "scsiType": "lsilogic-sas", "nicType": "e1000e"}, ("efi", "lsilogic-sas", "e1000e")),
+        ({"firmware": " efi ", "scsiType": "lsilogic"}, ("efi", "lsilogic", "vmxnet3")),
+    ],
+    ids=["provider-defaults", "all-pinned", "some-pinned"],
+)
+def test_ova_hardware_pins(given: dict[str, str], expected: tuple[str, str, str]):
+    """The OVA's hardware: unset keys take the provider's own defaults, so that nothing changes silently."""
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    raw["ova"].update(given)
+    s = cfg.parse(raw, secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    assert (s.ova.firmware, s.ova.scsi_type, s.ova.nic_type) == expected
+
+
+def test_ova_hardware_error_lists_the_choices():
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    raw["ova"]["scsiType"] = "PVSCSI"
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.parse(raw, secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    (issue,) = info.value.issues
+    assert issue.key == f"{NS}:ova.scsiType" and issue.value == "PVSCSI"
+    assert all(f"'{t}'" in issue.message for t in cfg.SCSI_TYPES), issue.message
+    assert "preflight" in issue.message
 
 
 def test_config_rejects_nothing_the_policy_pack_owns():

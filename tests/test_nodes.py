@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import DEFAULT_OVA_PROPERTIES
+from components.node import IMAGE_INPUTS, REFRESH_NOISE
 from gatewayctl import harness
 from tests.stacks import run_stack, stack_raw
 
@@ -129,38 +130,99 @@ def test_library_item_is_renamed_whenever_its_source_changes():
     assert first != moved
 
 
-def test_nodes_keep_their_image_when_the_ova_changes(prod):
-    """A new OVA in config must not replace the VMs: the image inputs are ignored after creation."""
+def _without_ignored(run: harness.Run) -> list[dict[str, Any]]:
+    """Each VM's inputs less those its ignoreChanges names: what the engine would diff on an existing VM."""
+    out = []
+    for vm in run.by_type(VM):
+        inputs = copy.deepcopy(harness.reveal(vm.inputs))
+        for key in vm.options.get("ignoreChanges", []):
+            # A property path such as networkInterfaces[*].ovfMapping: that field of every element.
+            head, _, field = key.partition("[*].")
+            if field:
+                for element in inputs.get(head, []):
+                    element.pop(field, None)
+            else:
+                inputs.pop(key, None)
+        out.append(inputs)
+    return out
+
+
+def test_image_inputs_are_one_list_owned_by_the_node(prod):
     for vm in prod.by_type(VM):
-        ignored = vm.options.get("ignoreChanges", [])
-        assert {"clone", "ovfDeploy", "vapp", "networkInterfaces[*].ovfMapping"} <= set(ignored), vm.urn
+        assert vm.options.get("ignoreChanges") == [*IMAGE_INPUTS, *REFRESH_NOISE], vm.urn
         assert "replaceOnChanges" not in vm.options, vm.urn
+
+
+NEW_IMAGE = {
+    "url": "https://downloads.example.com/opsramp/gateway-18.0.0.ova",
+    "version": "18.0.0",
+    # A new image may name its network differently; the provider replaces a VM whose ovfMapping changes.
+    "ovfNetwork": "Gateway Network",
+    "properties": {"hostname": "vami.hostname"},
+    # ... and come with other hardware, which the provider would apply in place with the VM powered off.
+    "firmware": "efi",
+    "scsiType": "lsilogic-sas",
+    "nicType": "e1000e",
+}
+
+
+@pytest.mark.parametrize("deploy", ["library", "ovf"], ids=["new-image-same-mode", "new-image-library-to-ovf"])
+def test_nodes_keep_their_image_when_the_ova_changes(prod, deploy: str):
+    """A new OVA, its hardware and even a switch of deploy mode change no existing VM: every input they touch
+    is one of the image inputs, ignored on existing VMs (a switch to ovf adds datacenterId, which the provider
+    would reject on a cloned VM)."""
     raw = stack_raw("prod")
-    raw[f"{NS}:ova"] = {
-        "url": "https://downloads.example.com/opsramp/gateway-18.0.0.ova",
-        "version": "18.0.0",
-        # A new image may name its network differently; the provider replaces a VM whose ovfMapping changes.
-        "ovfNetwork": "Gateway Network",
-    }
+    raw[f"{NS}:ova"] = {**NEW_IMAGE, "deploy": deploy}
     upgraded = run_stack(raw=raw)
-
-    def relevant(run: harness.Run) -> list[dict[str, Any]]:
-        out = []
-        for vm in run.by_type(VM):
-            inputs = copy.deepcopy(harness.reveal(vm.inputs))
-            for key in vm.options.get("ignoreChanges", []):
-                # A property path such as networkInterfaces[*].ovfMapping: that field of every element.
-                head, _, field = key.partition("[*].")
-                if field:
-                    for element in inputs.get(head, []):
-                        element.pop(field, None)
-                else:
-                    inputs.pop(key, None)
-            out.append(inputs)
-        return out
-
+    before = {vm.input("name"): harness.reveal(vm.inputs) for vm in prod.by_type(VM)}
+    after = {vm.input("name"): harness.reveal(vm.inputs) for vm in upgraded.by_type(VM)}
+    changed = {
+        key
+        for name in before
+        for key in set(before[name]) | set(after[name])
+        if before[name].get(key) != after[name].get(key)
+    }
+    # The change must actually touch the VMs' inputs, or this test proves nothing.
+    assert {"vapp", "firmware", "scsiType"} <= changed
+    assert changed <= {*IMAGE_INPUTS, "networkInterfaces"}
     # Only ignored inputs differ, so the engine would see no change on any VM.
-    assert relevant(upgraded) == relevant(prod)
+    assert _without_ignored(upgraded) == _without_ignored(prod)
+
+
+@pytest.mark.parametrize(
+    ("stack", "datacenter"),
+    [("prod", False), ("dev", True)],
+    ids=["library-clone-never-sets-it", "ovf-deploy-sets-it"],
+)
+def test_datacenter_id_only_on_ovf_deploys(stack: str, datacenter: bool):
+    """The provider fails an OVF deploy without datacenter_id only after importing the VM (leaving it behind),
+    and its CustomizeDiff refuses the key on any other deploy (docs/upstream-facts.md)."""
+    run = run_stack(stack)
+    dc_id = next(i.result["id"] for i in run.invokes if i.token.endswith("getDatacenter:getDatacenter"))
+    for vm in run.by_type(VM):
+        if datacenter:
+            assert "ovfDeploy" in vm.inputs and vm.input("datacenterId") == dc_id, vm.urn
+        else:
+            assert "clone" in vm.inputs and "datacenterId" not in vm.inputs, vm.urn
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"], ids=["library-mode", "ovf-mode"])
+@pytest.mark.parametrize(
+    "hardware",
+    [{}, {"firmware": "efi", "scsiType": "lsilogic", "nicType": "e1000"}],
+    ids=["defaults", "pinned"],
+)
+def test_vm_hardware_is_pinned_to_the_ova(stack: str, hardware: dict[str, str]):
+    """The provider reconfigures every deployed or cloned VM from its own inputs; unset, they are its defaults
+    (bios, pvscsi, vmxnet3), so the program always sets all three from config."""
+    raw = stack_raw(stack)
+    raw[f"{NS}:ova"].update(hardware)
+    want = {"firmware": "bios", "scsiType": "pvscsi", "nicType": "vmxnet3", **hardware}
+    for vm in run_stack(stack, raw=raw).by_type(VM):
+        assert vm.input("firmware") == want["firmware"], vm.urn
+        assert vm.input("scsiType") == want["scsiType"], vm.urn
+        (nic,) = vm.input("networkInterfaces")
+        assert nic["adapterType"] == want["nicType"], vm.urn
 
 
 def test_anti_affinity_rule_keeps_cluster_nodes_apart(prod):

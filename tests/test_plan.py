@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness, stackfile
-from tests.stacks import PROJECT, gatewayctl, make_project, stack_raw
+from tests.stacks import PROJECT, gatewayctl, make_project, run_stack, stack_raw
 
 NS = "gateway-cluster"
 VM = "vsphere:index/virtualMachine:VirtualMachine"
@@ -30,13 +30,37 @@ def test_json_document_shape(prod_doc):
     assert prod_doc["stack"] == "prod"
     urns = {r["urn"] for r in prod_doc["resources"]}
     for r in prod_doc["resources"]:
-        assert set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "inputs"}, r["urn"]
+        assert set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "inputs", "options"}, r["urn"]
+        assert set(r["options"]) == OPTION_KEYS, r["urn"]
         assert r["urn"].endswith(f"{r['type']}::{r['name']}"), r["urn"]
         for dep in r["dependencies"]:
             assert dep in urns, f"{r['urn']} depends on an unknown {dep}"
         assert r["provider"] is None or r["provider"] in urns, r["urn"]
     stack_urn = "urn:pulumi:prod::gateway-cluster::pulumi:pulumi:Stack::gateway-cluster-prod"
     assert {r["parent"] for r in prod_doc["resources"]} <= urns | {stack_urn}
+
+
+OPTION_KEYS = {"ignoreChanges", "replaceOnChanges", "deleteBeforeReplace", "protect", "retainOnDelete"}
+
+
+def test_json_options_show_what_an_update_may_touch(prod_doc):
+    """Every resource carries all five options, defaults included, as the program registered them."""
+    run = run_stack("prod")
+    by_urn = {r.urn: r for r in run.resources}
+    seen_true = set()
+    for r in prod_doc["resources"]:
+        opts, registered = r["options"], by_urn[r["urn"]].options
+        assert isinstance(opts["ignoreChanges"], list) and isinstance(opts["replaceOnChanges"], list), r["urn"]
+        assert opts["ignoreChanges"] == registered.get("ignoreChanges", []), r["urn"]
+        for flag in ("deleteBeforeReplace", "protect", "retainOnDelete"):
+            assert opts[flag] is bool(registered.get(flag)), r["urn"]
+            if opts[flag]:
+                seen_true.add(flag)
+    vms = [r for r in prod_doc["resources"] if r["type"] == VM]
+    assert all("firmware" in vm["options"]["ignoreChanges"] for vm in vms)
+    # The join steps are replaced delete-before-replace; defaults (False) show for everything else.
+    assert "deleteBeforeReplace" in seen_true
+    assert any(not r["options"]["deleteBeforeReplace"] for r in prod_doc["resources"])
 
 
 def test_prod_acceptance(prod_doc):
