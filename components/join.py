@@ -40,12 +40,20 @@ class ClusterJoin(pulumi.ComponentResource):
     - ``<hostname>-add-node``: ``microk8s add-node --token T --token-ttl S`` on the primary. On delete (the node
       left the config, or a destroy): ``microk8s remove-node <hostname>`` on the primary.
     - ``<hostname>-join``: ``microk8s join <primary>:25000/T`` on the node, retried with backoff. On delete:
-      ``microk8s leave`` on the node.
+      ``microk8s leave`` on the node, whenever its cluster has other members.
 
     The primary has its two steps too, which do nothing while it is the primary. So a node's membership steps
     exist exactly as long as the node is in the config: making another node primary only updates them (a
     re-run that finds every node a member already), where steps named after the *joining* nodes alone would
     delete the new primary's join, and its delete would make the new primary leave the cluster.
+
+    The primary's own add-node step runs on its *deputy*, the first other node in config order. A delete runs
+    with the inputs stored at the last update, so this is what lets the primary itself be removed in one
+    `pulumi up` (implicitly, by removing ``nodes[0]`` with no ``primary`` set, or with ``primary`` moved in the
+    same change): the new primary's steps are updated first, then the old primary's join is deleted (it leaves,
+    having other members) and its add-node is deleted on the deputy, a remaining member, which removes the
+    departed node's object. Had that step run on the old primary itself, nobody would remove it, and its VM
+    would be deleted while it was still a dqlite voter.
 
     Pulumi deletes dependents first: the join (``leave`` on the node) before its add-node (``remove-node`` on
     the primary), and both before the node's VM, which they depend on through the bootstrap.
@@ -61,6 +69,7 @@ class ClusterJoin(pulumi.ComponentResource):
         self.add_nodes: dict[str, command.remote.Command] = {}
         self.joins: dict[str, command.remote.Command] = {}
         previous: command.remote.Command | None = None
+        deputy = next((n for n in args.nodes if n is not primary), primary)
         for node in args.nodes:
             # stdin: the sudo password line, then (for a joining node) its token.
             node_stdin = sudo_stdin(args.secrets)
@@ -83,9 +92,9 @@ class ClusterJoin(pulumi.ComponentResource):
             # the old resources' delete steps (remove-node, leave) before the new join.
             add_node = step(
                 f"{node.hostname}-add-node",
-                primary,
+                primary if node is not primary else deputy,
                 scripts.add_node_command(node.hostname, primary.hostname),
-                delete=scripts.remove_node_command(node.hostname, primary.hostname),
+                delete=scripts.remove_node_command(node.hostname),
                 stdin=node_stdin,
                 stdout_secret=True,
                 triggers=[node.vm_id],
@@ -97,7 +106,7 @@ class ClusterJoin(pulumi.ComponentResource):
                 f"{node.hostname}-join",
                 node,
                 scripts.join_command(primary.ip, primary.hostname, node.hostname),
-                delete=scripts.leave_command(node.hostname, primary.hostname),
+                delete=scripts.leave_command(node.hostname),
                 stdin=node_stdin,
                 triggers=[node.vm_id],
                 delete_before_replace=True,

@@ -107,14 +107,18 @@ def join_command(primary_ip: str, primary_hostname: str, hostname: str) -> str:
     )
 
 
-def leave_command(hostname: str, primary_hostname: str) -> str:
-    """On ``hostname`` when it leaves: ``microk8s leave`` if it is a member (never on the primary); never fails."""
-    return render("leave", hostname, primary_hostname, str(WAIT_SECONDS))
+def leave_command(hostname: str) -> str:
+    """On ``hostname`` when it leaves: ``microk8s leave`` whenever its cluster has other members; never fails.
+
+    It names no primary: a delete runs with the inputs stored at the last update, when the departing node may
+    still have been the primary."""
+    return render("leave", hostname, str(WAIT_SECONDS))
 
 
-def remove_node_command(hostname: str, primary_hostname: str) -> str:
-    """On the primary after ``hostname`` left: ``microk8s remove-node`` (never the primary itself); never fails."""
-    return render("remove-node", hostname, primary_hostname, str(WAIT_SECONDS))
+def remove_node_command(hostname: str) -> str:
+    """On a remaining member after ``hostname`` left: ``microk8s remove-node`` (``--force`` when it never left);
+    never on the host itself; never fails."""
+    return render("remove-node", hostname, str(WAIT_SECONDS))
 
 
 def addons_command(metallb_range: str) -> str:

@@ -291,8 +291,17 @@ def dependency_levels(run: harness.Run, steps: Sequence[harness.Resource]) -> li
 # ----------------------------------------------------------------------------------------------- setup
 
 
-def start_hosts(ips: Sequence[str], user: str) -> SshHosts:
-    """Starts one SSH test host per node address. The caller must ``close()`` it."""
+def start_hosts(
+    ips: Sequence[str],
+    user: str,
+    *,
+    first_boot: str = "microk8s-first",
+    hostnames: Mapping[str, str] | None = None,
+) -> SshHosts:
+    """Starts one SSH test host per node address. The caller must ``close()`` it.
+
+    ``first_boot``: how each clone booted (see tests/standins/microk8s.py); ``hostname-first`` needs
+    ``hostnames``, each host's configured name, which the appliance applied from its vApp properties."""
     base = Path(tempfile.mkdtemp(prefix="gw-sshhosts-"))
     base.chmod(0o755)
     uid = _free_id()
@@ -303,6 +312,8 @@ def start_hosts(ips: Sequence[str], user: str) -> SshHosts:
         etc_files = _etc_files(user, uid, base)
         for i, ip in enumerate(ips, start=1):
             hosts.hosts[ip] = _prepare_host(base / f"host{i}", ip, user, uid, hosts, etc_files)
+            if first_boot == "hostname-first":
+                hosts.hosts[ip].hostname_file.write_text(f"{(hostnames or {})[ip]}\n")
         standin.init_state(
             hosts.state_dir,
             [
@@ -310,6 +321,7 @@ def start_hosts(ips: Sequence[str], user: str) -> SshHosts:
                 for h in hosts.hosts.values()
             ],
             OVA_HOSTNAME,
+            first_boot,
         )
         for path in (hosts.state_dir, *hosts.state_dir.iterdir()):
             os.chown(path, uid, uid)

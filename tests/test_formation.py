@@ -93,7 +93,10 @@ def test_each_step_runs_its_script_on_the_right_node(prod):
         expected[f"{h}-bootstrap"] = (h, ["gateway-bootstrap", h, "600"])
         expected[f"{h}-hosts"] = (h, ["gateway-hosts", *(w for n in PROD for w in (IPS[n], n))])
     for h in PROD:
-        expected[f"{h}-add-node"] = ("gw-prod-1", ["gateway-add-node", h, "gw-prod-1", "1800"])
+        # The primary's own add-node step runs on its deputy, the first other node: its delete (remove-node)
+        # must run on a member that stays when the primary itself is removed.
+        on = "gw-prod-1" if h != "gw-prod-1" else "gw-prod-2"
+        expected[f"{h}-add-node"] = (on, ["gateway-add-node", h, "gw-prod-1", "1800"])
         expected[f"{h}-join"] = (h, ["gateway-join", "10.20.30.41", "gw-prod-1", h, "8", "2", "600"])
     expected[ADDONS] = ("gw-prod-1", ["gateway-addons", "10.20.30.50-10.20.30.50", "600"])
     expected[KUBECONFIG] = ("gw-prod-1", ["gateway-kubeconfig", "10.20.30.41"])
@@ -105,6 +108,33 @@ def test_each_step_runs_its_script_on_the_right_node(prod):
         assert argv(r.input("create")) == words, r.urn
         step = words[0].removeprefix("gateway-")
         assert shlex.split(r.input("create"))[2] == scripts.script_text(step), r.urn
+    # The delete steps name no primary: they run with the inputs of the last update, when the departing node may
+    # still have been the primary.
+    for h in PROD:
+        assert argv(cmds[f"{h}-join"].input("delete")) == ["gateway-leave", h, "600"]
+        assert argv(cmds[f"{h}-add-node"].input("delete")) == ["gateway-remove-node", h, "600"]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "primary", "deputy"),
+    [
+        (("gw-prod-1", "gw-prod-2", "gw-prod-3"), None, "gw-prod-2"),
+        (("gw-prod-1", "gw-prod-2", "gw-prod-3"), "gw-prod-2", "gw-prod-1"),
+        (("gw-prod-1", "gw-prod-2", "gw-prod-3"), "gw-prod-3", "gw-prod-1"),
+        (("gw-prod-2",), None, "gw-prod-2"),
+    ],
+    ids=["implicit-primary", "primary-second", "primary-last", "single-node-itself"],
+)
+def test_the_primary_membership_step_runs_on_its_deputy(nodes, primary, deputy):
+    raw = stack_raw("prod")
+    raw[f"{NS}:nodes"] = [n for n in raw[f"{NS}:nodes"] if n["hostname"] in nodes]
+    if primary is not None:
+        raw[f"{NS}:primary"] = primary
+    cmds = commands(run_stack(raw=raw))
+    chosen = primary or nodes[0]
+    for h in nodes:
+        on = deputy if h == chosen else chosen
+        assert cmds[f"{h}-add-node"].input("connection", "host") == IPS[on], h
 
 
 # ------------------------------------------------------------------------------------------- the order
@@ -211,9 +241,9 @@ def test_pinned_host_key_reaches_the_nodes_connections():
 def test_a_leaving_node_leaves_then_is_removed_before_its_vm_goes(prod):
     cmds = commands(prod)
     join, add_node, vm = cmds["gw-prod-3-join"], cmds["gw-prod-3-add-node"], prod.named("gw-prod-3-vm")
-    assert argv(join.input("delete")) == ["gateway-leave", "gw-prod-3", "gw-prod-1", "600"]
+    assert argv(join.input("delete")) == ["gateway-leave", "gw-prod-3", "600"]
     assert join.input("connection", "host") == IPS["gw-prod-3"]
-    assert argv(add_node.input("delete")) == ["gateway-remove-node", "gw-prod-3", "gw-prod-1", "600"]
+    assert argv(add_node.input("delete")) == ["gateway-remove-node", "gw-prod-3", "600"]
     assert add_node.input("connection", "host") == IPS["gw-prod-1"]
     # Pulumi deletes dependents first: the join (leave) before its add-node (remove-node), both before the VM.
     assert prod.waits_for(join, add_node)

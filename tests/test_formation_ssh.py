@@ -26,12 +26,17 @@ PASSWORD = SENTINELS[f"{NS}:sshPassword"]
 
 
 @pytest.fixture
-def hosts() -> Iterator[SshHosts]:
+def hosts(request: pytest.FixtureRequest) -> Iterator[SshHosts]:
+    """Three test hosts, booted as fresh clones: ``microk8s-first`` unless the test asks (indirect parameter)
+    for ``hostname-first``."""
     if os.geteuid() != 0:
         # Not a skip: these tests are the issue's acceptance, and CI (root) must run them.
         pytest.fail("SSH test hosts need root (mount namespaces, bind mounts, sshd); run the suite as root")
     raw = stack_raw("prod")
-    started = start_hosts([n["ip"] for n in raw[f"{NS}:nodes"]], raw[f"{NS}:sshUser"])
+    first_boot = getattr(request, "param", "microk8s-first")
+    started = start_hosts(
+        [n["ip"] for n in raw[f"{NS}:nodes"]], raw[f"{NS}:sshUser"], first_boot=first_boot, hostnames=NAMES
+    )
     started.require_sudo_password(PASSWORD)
     yield started
     started.close()
@@ -254,6 +259,65 @@ def test_moving_the_primary_keeps_every_node_in_the_cluster(hosts):
     assert state["machines"][PRIMARY]["leaves"] == 1
 
 
+FIRST_BOOTS = pytest.mark.parametrize(
+    "hosts", ["microk8s-first", "hostname-first"], indirect=True, ids=["microk8s-first", "hostname-first"]
+)
+
+
+@FIRST_BOOTS
+@pytest.mark.parametrize("nodes", [(PRIMARY, SECOND, THIRD), (PRIMARY,)], ids=["three-nodes", "single-node"])
+def test_no_stale_node_object_whatever_the_first_boot(hosts, nodes):
+    """Whether MicroK8s first ran under the OVA's hostname (its node object then carries this machine's UUID)
+    or the appliance took its name first (the object baked into the OVA keeps the image build machine's UUID,
+    which no UUID match finds), the cluster ends with exactly its nodes' objects."""
+    first_boot = hosts.state()["machines"][PRIMARY]["kubelet_name"]
+    form(hosts, program(hosts, nodes=nodes))
+    assert_formed(hosts, list(nodes))
+    state = hosts.state()
+    if first_boot != OVA_HOSTNAME:
+        # The appliance had its name from the start: no MicroK8s restart was needed anywhere.
+        assert all(state["machines"][ip]["stops"] == 0 for ip in nodes)
+
+
+def _removal_cases() -> Iterator[Any]:
+    yield pytest.param((PRIMARY, SECOND, THIRD), None, (SECOND, THIRD), None, PRIMARY, id="implicit-primary-removed")
+    yield pytest.param(
+        (PRIMARY, SECOND, THIRD), PRIMARY, (SECOND, THIRD), SECOND, PRIMARY, id="primary-moved-and-removed-at-once"
+    )
+    yield pytest.param(
+        (PRIMARY, SECOND, THIRD), THIRD, (PRIMARY, SECOND), PRIMARY, THIRD, id="last-node-primary-removed"
+    )
+    yield pytest.param((PRIMARY, SECOND, THIRD), None, (PRIMARY, THIRD), None, SECOND, id="middle-node-removed")
+
+
+@pytest.mark.parametrize(("before", "primary", "after", "new_primary", "removed"), list(_removal_cases()))
+def test_removing_any_node_leaves_one_cluster_of_exactly_the_rest(hosts, before, primary, after, new_primary, removed):
+    """In the engine's order: the remaining nodes' steps are updated first (with the new primary), then the
+    removed node's steps are deleted with their stored (old) inputs. The removed node leaves (no dead voter),
+    a remaining member removes its node object, and no remaining node restarts."""
+    old = program(hosts, nodes=before, primary=primary)
+    form(hosts, old)
+    restarts = {ip: m["stops"] for ip, m in hosts.state()["machines"].items()}
+    new = program(hosts, nodes=after, primary=new_primary)
+    _, deleted = up(hosts, old, new)
+
+    name = NAMES[removed]
+    assert [o.name for o in deleted] == [f"{name}-join", f"{name}-add-node"]
+    assert f"{name} left the cluster" in deleted[0].stderr, deleted[0].describe()
+    assert deleted[1].host != removed and f"removed {name} from the cluster" in deleted[1].stderr
+    assert "WARNING" not in "".join(o.stderr for o in deleted)
+    state = hosts.state()
+    leader = after[0] if new_primary is None else new_primary
+    cluster = state["clusters"][state["machines"][leader]["cluster"]]
+    assert sorted(cluster["members"]) == sorted(after), "not exactly the remaining nodes in the datastore"
+    assert sorted(cluster["nodes"]) == sorted(NAMES[ip] for ip in after), "stale or missing node objects"
+    assert all(state["machines"][ip]["cluster"] == state["machines"][leader]["cluster"] for ip in after)
+    assert state["machines"][removed]["leaves"] == 1
+    assert all(state["machines"][ip]["stops"] == restarts[ip] for ip in after), "a remaining node restarted"
+    gate = hosts.run_step(new.named("gateway-formation-health"))
+    assert gate.code == 0, gate.describe()
+
+
 def test_destroy_never_blocks(hosts):
     run = program(hosts)
     form(hosts, run)
@@ -268,7 +332,7 @@ def test_destroy_never_blocks(hosts):
         "gw-prod-1-add-node",
     ]
     assert all(o.code == 0 for o in destroyed), failures(destroyed)
-    assert "does not leave its own cluster" in by_name(destroyed)["gw-prod-1-join"].stderr
+    assert "alone in its datastore" in by_name(destroyed)["gw-prod-1-join"].stderr
     state = hosts.state()
     assert primary_cluster(state)["members"] == [PRIMARY]
     assert sorted(primary_cluster(state)["nodes"]) == ["gw-prod-1"]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ A, B = "10.0.0.1", "10.0.0.2"
 
 
 class World:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, first_boot: str = "microk8s-first") -> None:
         self.base = base
         self.state_dir = base / "state"
         self.state_dir.mkdir()
@@ -28,12 +29,13 @@ class World:
         for ip in (A, B):
             root = base / ip
             root.mkdir()
-            (root / "hostname").write_text(f"{OVA_HOSTNAME}\n")
+            name = OVA_HOSTNAME if first_boot == "microk8s-first" else f"node-{ip[-1]}"
+            (root / "hostname").write_text(f"{name}\n")
             (root / "hosts").write_text("127.0.0.1 localhost\n")
             shutil.copy(STANDINS / "microk8s.py", root / "microk8s")
             (root / "standin.env").write_text(f"STANDIN_STATE={self.state_dir}\nSTANDIN_MACHINE={ip}\n")
             machines.append({"ip": ip, "hostname_file": str(root / "hostname"), "hosts_file": str(root / "hosts")})
-        standin.init_state(self.state_dir, machines, OVA_HOSTNAME)
+        standin.init_state(self.state_dir, machines, OVA_HOSTNAME, first_boot)
 
     def rename(self, ip: str, name: str) -> None:
         (self.base / ip / "hostname").write_text(f"{name}\n")
@@ -122,15 +124,88 @@ def test_remove_node_refuses_a_node_that_did_not_leave(world):
     assert code != 0 and "does not exist" in out
 
 
-def test_leave_on_a_standalone_node_resets_it(world):
+def test_leave_on_a_node_that_never_clustered_is_refused(world):
+    """microk8s-leave.wrapper: no no-cert-reissue lock, so "not acting as a node in a cluster", exit 1."""
+    code, out = world.run(A, "leave")
+    assert code == 1 and "not acting as a node in a cluster" in out
+    assert standin.read_state(world.state_dir)["machines"][A]["resets"] == 0
+
+
+def test_leave_on_a_former_primary_left_alone_resets_it(world):
+    joined(world)
+    world.ok(B, "leave")
     world.ok(A, "leave")
     assert standin.read_state(world.state_dir)["machines"][A]["resets"] == 1
 
 
 def test_stopped_microk8s_answers_nothing(world):
     world.ok(A, "stop")
-    for argv in (("status", "--wait-ready"), ("kubectl", "get", "nodes"), ("config",), ("enable", "dns")):
+    refused: list[list[str]] = [["kubectl", "get", "nodes"], ["config"], ["enable", "dns"], ["add-node"]]
+    for argv in refused:
         assert world.run(A, *argv)[0] != 0, argv
+    # status's exit_if_stopped: exit 0, whatever --wait-ready says.
+    for argv in (["status", "--wait-ready", "--timeout", "5"], ["status", "--addon", "dns"]):
+        assert world.run(A, *argv) == (0, "microk8s is not running, try microk8s start\n"), argv
+
+
+@pytest.mark.parametrize(
+    ("count", "masters", "standby"),
+    [(1, 1, 0), (3, 3, 0), (5, 3, 2), (8, 3, 3)],
+    ids=["alone", "three-voters", "two-standbys", "spares-unlisted"],
+)
+def test_status_lists_the_datastore_members_as_upstream(tmp_path, count, masters, standby):
+    state: dict[str, Any] = {"machines": {}, "clusters": {}, "original_hostname": OVA_HOSTNAME}
+    ips = [f"10.0.1.{i}" for i in range(1, count + 1)]
+    for ip in ips:
+        (tmp_path / ip).write_text("n\n")
+        state["machines"][ip] = {"kubelet_name": ip, "cluster": "", "hostname_file": str(tmp_path / ip)}
+    state["machines"][ips[0]]["cluster"] = standin._new_cluster(state, ips[0])
+    cluster = standin.cluster_of(state, ips[0])
+    cluster["members"] = ips
+    state["machines"][ips[0]]["running"] = True
+    cli = standin.MicroK8s(state, ips[0])
+    cli.run(["status"])
+    lines = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].split() for line in cli.out if ":" in line}
+    assert len(lines["datastore master nodes"]) == masters
+    assert lines["datastore standby nodes"] == (["none"] if not standby else lines["datastore standby nodes"])
+    assert len([a for a in lines["datastore standby nodes"] if a != "none"]) == standby
+    assert lines["high-availability"] == (["yes"] if masters == 3 else ["no"])
+
+
+def test_an_expired_token_issued_again_stays_invalid(world, monkeypatch):
+    """add_token.py appends; IsValidToken takes the first matching line, and expired lines are never purged."""
+    world.rename(B, "node-b")
+    world.ok(B, "stop")
+    world.ok(B, "start")
+    world.hosts(A, f"{B} node-b\n")
+    world.ok(A, "add-node", "--token", "x" * 32, "--token-ttl", "1")
+    with standin.locked_state(world.state_dir) as state:
+        standin.cluster_of(state, A)["tokens"][0][1] -= 10  # it expired
+    world.ok(A, "add-node", "--token", "x" * 32, "--token-ttl", "600")
+    code, out = world.run(B, "join", f"{A}:25000/{'x' * 32}")
+    assert code != 0 and "invalid token" in out
+    world.ok(A, "add-node", "--token", "y" * 32, "--token-ttl", "600")
+    world.ok(B, "join", f"{A}:25000/{'y' * 32}")
+
+
+def test_hostname_first_boot_leaves_the_image_node_object(tmp_path):
+    """The appliance took its new name before MicroK8s first started: the kubelet registered anew, and the
+    node object baked into the OVA stays, NotReady, with the image build machine's system UUID."""
+    world = World(tmp_path, first_boot="hostname-first")
+    out = world.ok(
+        A,
+        "kubectl",
+        "get",
+        "nodes",
+        "--no-headers",
+        "-o",
+        "custom-columns=N:.metadata.name,U:.status.nodeInfo.systemUUID",
+    )
+    rows = dict(line.split() for line in out.splitlines())
+    state = standin.read_state(world.state_dir)
+    assert rows == {"node-1": state["machines"][A]["uuid"], OVA_HOSTNAME: standin.IMAGE_UUID}
+    status = world.ok(A, "kubectl", "get", "nodes", "--no-headers")
+    assert [line.split()[:2] for line in status.splitlines()] == [["node-1", "Ready"], [OVA_HOSTNAME, "NotReady"]]
 
 
 @pytest.mark.parametrize(

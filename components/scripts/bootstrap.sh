@@ -42,21 +42,32 @@ else
 fi
 microk8s kubectl wait --for=condition=Ready "node/$want" --timeout="${wait_seconds}s" >&2
 
-# Every clone starts with the OVA's hostname, and the kubelet registered the machine under it before the
-# rename. That object belongs to this machine: same system UUID, another name. Other machines' nodes never
-# share this UUID, so this cannot delete a cluster member.
+# Stale node objects: the ones the image brought along. The run-book's rule has two cases.
+# - While this node's datastore has no other member (before its join; a single-node cluster), every node
+#   object but its own is stale: the node object baked into the OVA under its original hostname carries the
+#   image build machine's system UUID when the appliance took its new name before MicroK8s first started.
+# - In a cluster, only objects with this machine's system UUID under another name are: MicroK8s ran under
+#   the OVA's hostname before the rename. Other machines' nodes never share this UUID (each clone gets its own),
+#   so this cannot delete a cluster member.
+# A status without datastore lines counts as "not alone": only the UUID rule, which deletes nothing of others.
+members=$(microk8s_status "$wait_seconds" | datastore_members) || members=0
 uuid=$(microk8s kubectl get node "$want" --no-headers -o custom-columns=UUID:.status.nodeInfo.systemUUID)
-if [ -z "$uuid" ] || [ "$uuid" = "<none>" ]; then
+nodes=$(microk8s kubectl get nodes --no-headers -o custom-columns=NAME:.metadata.name,UUID:.status.nodeInfo.systemUUID)
+if [ "$members" -eq 1 ]; then
+  rule="alone in its datastore: every other node object is stale"
+elif [ -n "$uuid" ] && [ "$uuid" != "<none>" ]; then
+  rule="in a cluster of $members: node objects with this machine's system UUID are stale"
+else
   warn "node $want reports no system UUID: stale node objects are not looked for"
   exit 0
 fi
-nodes=$(microk8s kubectl get nodes --no-headers -o custom-columns=NAME:.metadata.name,UUID:.status.nodeInfo.systemUUID)
 stale=0
 while read -r name node_uuid; do
-  if [ -n "$name" ] && [ "$name" != "$want" ] && [ "$node_uuid" = "$uuid" ]; then
-    log "deleting node object $name: this machine's name before it became $want"
+  [ -n "$name" ] && [ "$name" != "$want" ] || continue
+  if [ "$members" -eq 1 ] || [ "$node_uuid" = "$uuid" ]; then
+    log "deleting stale node object $name (system UUID $node_uuid)"
     microk8s kubectl delete node "$name" >&2
     stale=$((stale + 1))
   fi
 done <<<"$nodes"
-log "node $want is Ready ($stale stale node object(s) deleted)"
+log "node $want is Ready; $rule; $stale stale node object(s) deleted"

@@ -45,8 +45,10 @@ while :; do
       break
       ;;
     *[Ii]"nvalid token"*)
-      die "the primary rejected the join token (expired, or never issued): $out. Issue it again with" \
-        "\`pulumi up --replace <URN of ${me}-add-node>\`."
+      # A new token, not the same one again: MicroK8s appends each token to its file and the first matching
+      # line decides, so an expired token issued again stays invalid (docs/upstream-facts.md).
+      die "the primary rejected the join token (expired, or never issued): $out. Issue a new one with" \
+        "\`pulumi up --replace <URN of ${me}-join-token>\`."
       ;;
   esac
   [ "$attempt" -lt "$attempts" ] || die "could not join after $attempts attempts: $out"

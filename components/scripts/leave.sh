@@ -1,34 +1,33 @@
 #!/usr/bin/env bash
-# On a node leaving the config (or a destroy): `microk8s leave`, before the primary's remove-node and the
-# VM's deletion.
+# On a node leaving the config (or a destroy): `microk8s leave`, before its add-node step's remove-node (on a
+# remaining member) and the VM's deletion.
 #
-# Usage: leave HOSTNAME PRIMARY_HOSTNAME WAIT_SECONDS
+# Usage: leave HOSTNAME WAIT_SECONDS
 #        stdin: the sudo password line (empty without one), then the join token line (unused)
 #
-# Only a member of the primary's cluster leaves, and never the primary itself (it holds the cluster: to remove
-# it, make another node primary first). On a standalone node `microk8s leave` would reset its datastore. Never fails, so that a destroy is never blocked here; problems become warnings.
+# The node leaves whenever its datastore has other members, the primary included: a delete runs with the inputs
+# stored at the last update, when a node removed together with a change of primary still was the primary, and a
+# node deleted while it is a dqlite voter leaves a dead voter behind (the next failure then loses quorum). A node
+# alone in its datastore has nothing to leave (MicroK8s refuses, and the last node of a destroy is one).
+# Never fails, so that a destroy is never blocked here; problems become warnings, and the remaining member's
+# remove-node falls back to --force.
 set -euo pipefail
 
 me=$1
-primary_name=$2
-wait_seconds=$3
+wait_seconds=$2
 read_sudo_password
 exec </dev/null
 
-if [ "$me" = "$primary_name" ]; then
-  log "$me is the primary: it does not leave its own cluster"
+if ! status=$(microk8s_status "$wait_seconds"); then
+  warn "MicroK8s is not running on $me: it does not leave (a remaining member removes it with --force)"
   exit 0
 fi
-
-if ! microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null 2>&1; then
-  warn "MicroK8s is not running on $me: it does not leave (the primary removes it with --force)"
+members=$(datastore_members <<<"$status")
+if [ "$members" -le 1 ]; then
+  log "$me is alone in its datastore ($members member(s) listed): nothing to leave"
   exit 0
 fi
-if ! microk8s kubectl get node "$primary_name" >/dev/null 2>&1; then
-  log "$me is not in $primary_name's cluster: nothing to leave"
-  exit 0
-fi
-log "$me leaves $primary_name's cluster"
+log "$me leaves its cluster ($members datastore members)"
 if out=$(microk8s_within "$wait_seconds" leave 2>&1); then
   log "$me left the cluster"
 else

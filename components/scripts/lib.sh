@@ -71,6 +71,25 @@ mask_token() {
   printf '%s' "$text"
 }
 
+# MicroK8s' status once it is ready, waiting at most $1 seconds; fails when it is not running. A stopped MicroK8s
+# answers `status --wait-ready` with "microk8s is not running, try microk8s start" and exit code 0 (its
+# exit_if_stopped), so the exit code alone does not tell.
+microk8s_status() {
+  local out
+  out=$(microk8s status --wait-ready --timeout "$1" 2>&1) || return 1
+  case $out in
+    "microk8s is running"*) printf '%s\n' "$out" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The number of dqlite members (voters and standbys) in the `microk8s status` text on stdin: the addresses on its
+# "datastore master nodes:" and "datastore standby nodes:" lines ("none" when there are none). 0 when neither
+# line is there (not an HA-enabled dqlite datastore): the caller cannot tell, and must do the safe thing.
+datastore_members() {
+  awk '/datastore (master|standby) nodes:/ { for (i = 4; i <= NF; i++) if ($i != "none") n++ } END { print n + 0 }'
+}
+
 # Whether node $1 is listed and Ready in the cluster this host belongs to.
 node_ready() {
   microk8s kubectl get node "$1" --no-headers 2>/dev/null | awk '$2 ~ /^Ready/ { ok = 1 } END { exit !ok }'

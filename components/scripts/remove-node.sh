@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
-# On the primary, when a node leaves the config (or the stack is destroyed): remove the node from the cluster,
-# after its own `microk8s leave` (the step that runs before this one).
+# On a remaining member (the primary; for the primary's own step, its deputy), when a node leaves the config (or
+# the stack is destroyed): remove the node from the cluster, after its own `microk8s leave` (the step that runs
+# before this one).
 #
-# Usage: remove-node HOSTNAME PRIMARY_HOSTNAME WAIT_SECONDS
+# Usage: remove-node HOSTNAME WAIT_SECONDS
 #        stdin: the sudo password line (empty without one), then the join token line (unused)
 #
-# Never fails: a destroy tears everything down and must not stop here because the cluster is already gone or
-# the primary's MicroK8s is down. Whatever could not be done is logged as a warning.
+# A host never removes itself. Never fails: a destroy tears everything down and must not stop here because the
+# cluster is already gone or this host's MicroK8s is down. Whatever could not be done is logged as a warning.
 set -euo pipefail
 
 node=$1
-primary_name=$2
-wait_seconds=$3
+wait_seconds=$2
 read_sudo_password
 exec </dev/null
 
-if [ "$node" = "$primary_name" ]; then
-  log "$node is the primary: it is not removed from its own cluster"
+if [ "$node" = "$(hostname)" ]; then
+  log "$node is this host: it is not removed from its own cluster"
   exit 0
 fi
 
-if ! microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null 2>&1; then
+if ! microk8s_status "$wait_seconds" >/dev/null; then
   warn "MicroK8s is not running here: $node is not removed (nothing left to remove from?)"
   exit 0
 fi

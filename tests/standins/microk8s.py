@@ -6,12 +6,21 @@ state is shared by every test host (one JSON file in a state folder, under a loc
 
 - ``start``/``stop``/``status [--wait-ready] [--timeout N] [--addon A]``. The kubelet reads the hostname when
   MicroK8s starts: a renamed host keeps its old node name until MicroK8s restarts, and the old node object stays
-  behind (NotReady) until someone deletes it.
+  behind (NotReady) until someone deletes it. ``status`` lists the datastore's members as upstream's status.py
+  does (the first three voters as "datastore master nodes", the next three as "datastore standby nodes"); after
+  ``stop`` it answers "microk8s is not running, try microk8s start" with exit code 0 (exit_if_stopped).
+- First boot: every clone's datastore holds the node object baked into the OVA under its original hostname,
+  with the image build machine's system UUID. When MicroK8s first runs under that hostname (``microk8s-first``)
+  the kubelet takes the object over (this machine's UUID); when the appliance applied its new hostname before
+  MicroK8s started (``hostname-first``) the kubelet registers anew and the baked object stays, NotReady.
 - ``add-node --token T --token-ttl S``: a token of at least 32 characters; TTL -1 (the default) means single
-  use. ``join <ip>:25000/<token>``: the token is consumed before any other check (a single-use token is burnt
+  use. Tokens are appended to a list and the first matching entry decides, expired ones never purged (the
+  cluster agent's IsValidToken), so the same token issued again after it expired stays invalid.
+  ``join <ip>:25000/<token>``: the token is consumed before any other check (a single-use token is burnt
   even when the join then fails); then "same IP", "hostname does not resolve" (the primary's /etc/hosts) and
   "already known to dqlite". One or more failures can be injected into the next joins (after the token check).
-- ``leave`` (on a standalone node it resets the node's datastore, which is counted), ``remove-node NAME
+- ``leave`` (refused on a node that never clustered; on a former member left alone it resets the node's
+  datastore, which is counted), ``remove-node NAME
   [--force]`` (refuses a node still registered with dqlite, i.e. one that did not leave, unless ``--force``).
 - ``config``, ``enable dns``, ``enable metallb:<ranges>`` (or ``enable metallb <ranges>``).
 - ``kubectl get nodes|node NAME [--no-headers] [-o custom-columns=...]``, ``kubectl delete node NAME``,
@@ -45,8 +54,13 @@ from typing import Any
 
 State = dict[str, Any]
 
+#: How the node objects of the image look at first boot (see the module doc).
+FIRST_BOOT_MODES = ("microk8s-first", "hostname-first")
+#: A node object that belongs to no test machine: the image build machine's, baked into the OVA.
+GHOST = "ghost:"
+
 NOT_RUNNING = "microk8s is not running. Use microk8s inspect for a deeper inspection."
-REFUSED = "The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?"
+STOPPED = "microk8s is not running, try microk8s start"
 AGENT_PORT = "25000"
 TOKEN_MIN_LEN = 32
 _IPV4_RANGE = re.compile(r"^\d+\.\d+\.\d+\.\d+-\d+\.\d+\.\d+\.\d+$")
@@ -66,8 +80,14 @@ class CliError(Exception):
 # ------------------------------------------------------------------------------------------------ state
 
 
-def init_state(state_dir: Path, machines: Sequence[Mapping[str, str]], original_hostname: str) -> None:
-    """A fresh world: every machine runs MicroK8s standalone, registered under ``original_hostname``.
+def init_state(
+    state_dir: Path,
+    machines: Sequence[Mapping[str, str]],
+    original_hostname: str,
+    first_boot: str = "microk8s-first",
+) -> None:
+    """A fresh world: every machine runs MicroK8s standalone, as a clone of the OVA boots (``first_boot``: see
+    the module doc; with ``hostname-first`` each machine's hostname file already holds its new name).
 
     ``machines``: ``{"ip", "hostname_file", "hosts_file"}`` each (files on the real filesystem).
     """
@@ -80,13 +100,13 @@ def init_state(state_dir: Path, machines: Sequence[Mapping[str, str]], original_
         "join_attempts": 0,
         "inject": {"join": []},
         "calls": [],
+        "original_hostname": original_hostname,
     }
     for m in machines:
         ip = m["ip"]
-        uuid = hashlib.sha256(f"uuid:{ip}".encode()).hexdigest()[:32]
         state["machines"][ip] = {
             "ip": ip,
-            "uuid": f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}",
+            "uuid": _uuid(f"uuid:{ip}"),
             "hostname_file": m["hostname_file"],
             "hosts_file": m["hosts_file"],
             "running": True,
@@ -97,9 +117,30 @@ def init_state(state_dir: Path, machines: Sequence[Mapping[str, str]], original_
             "kubelet_name": original_hostname,
             "cluster": "",
         }
-        state["machines"][ip]["cluster"] = _new_cluster(state, ip)
+        first_boot_cluster(state, ip, first_boot)
     (state_dir / "state.json").write_text(json.dumps(state, indent=1))
     (state_dir / "state.lock").touch()
+
+
+def _uuid(seed: str) -> str:
+    h = hashlib.sha256(seed.encode()).hexdigest()[:32]
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: The image build machine's system UUID, which the OVA's baked node object carries.
+IMAGE_UUID = _uuid("image build machine")
+
+
+def first_boot_cluster(state: State, ip: str, first_boot: str) -> None:
+    """Gives ``ip`` the standalone datastore a freshly booted clone has (see the module doc)."""
+    if first_boot not in FIRST_BOOT_MODES:
+        raise ValueError(f"first_boot must be one of {FIRST_BOOT_MODES}, not {first_boot!r}")
+    machine = state["machines"][ip]
+    original = state["original_hostname"]
+    machine["kubelet_name"] = original if first_boot == "microk8s-first" else hostname_of(machine)
+    machine["cluster"] = _new_cluster(state, ip)
+    if first_boot == "hostname-first":
+        cluster_of(state, ip)["nodes"][original] = GHOST + IMAGE_UUID
 
 
 @contextlib.contextmanager
@@ -131,7 +172,7 @@ def _new_cluster(state: State, ip: str) -> str:
     state["clusters"][cid] = {
         "members": [ip],
         "nodes": {machine["kubelet_name"]: ip},
-        "tokens": {},
+        "tokens": [],
         "addons": {"dns": False, "metallb": None},
         "admin": admin,
         "enables": 0,
@@ -150,7 +191,7 @@ def hostname_of(machine: Mapping[str, Any]) -> str:
 
 def node_ready(state: State, cid: str, name: str) -> bool:
     ip = state["clusters"][cid]["nodes"].get(name)
-    if ip is None:
+    if ip is None or ip.startswith(GHOST):
         return False
     m = state["machines"][ip]
     return bool(m["running"]) and m["cluster"] == cid and m["kubelet_name"] == name
@@ -241,17 +282,22 @@ class MicroK8s:
             else:
                 raise CliError(2, f"microk8s status: unrecognized argument {a}")
             i += 1
-        # `--wait-ready` on a stopped MicroK8s would wait for the timeout; the stand-in answers at once.
-        self.need_running()
+        if not self.machine["running"]:
+            # exit_if_stopped: after `microk8s stop`, status prints this and exits 0, --wait-ready or not.
+            self.say(STOPPED)
+            return
         addons = self.cluster["addons"]
         enabled = {"dns": bool(addons["dns"]), "metallb": addons["metallb"] is not None, "ha-cluster": True}
         if addon is not None:
             self.say("enabled" if enabled.get(addon, False) else "disabled")
             return
         members = self.cluster["members"]
+        # dqlite's roles: up to three voters, then up to three stand-bys; spares are not listed.
+        voters, standbys = members[:3], members[3:6]
         self.say("microk8s is running")
-        self.say(f"high-availability: {'yes' if len(members) >= 3 else 'no'}")
-        self.say("  datastore master nodes: " + " ".join(f"{m}:19001" for m in members))
+        self.say(f"high-availability: {'yes' if len(voters) >= 3 else 'no'}")
+        self.say("  datastore master nodes: " + (" ".join(f"{m}:19001" for m in voters) or "none"))
+        self.say("  datastore standby nodes: " + (" ".join(f"{m}:19001" for m in standbys) or "none"))
         self.say("addons:")
         self.say("  enabled:")
         for name, on in enabled.items():
@@ -261,7 +307,8 @@ class MicroK8s:
     # -- kubectl
 
     def kubectl(self, args: list[str]) -> None:
-        self.need_running(REFUSED, stderr=True)
+        # The kubectl wrapper's exit_if_stopped (utils.sh): this text on stderr, exit 1.
+        self.need_running(STOPPED, stderr=True)
         if not args:
             raise CliError(1, "kubectl: a command is required", stderr=True)
         verb, rest = args[0], args[1:]
@@ -314,9 +361,10 @@ class MicroK8s:
 
     def node_fields(self, name: str) -> dict[str, str]:
         ip = self.cluster["nodes"][name]
+        uuid = ip[len(GHOST) :] if ip.startswith(GHOST) else self.state["machines"][ip]["uuid"]
         return {
             ".metadata.name": name,
-            ".status.nodeInfo.systemUUID": self.state["machines"][ip]["uuid"],
+            ".status.nodeInfo.systemUUID": uuid,
             "STATUS": "Ready" if node_ready(self.state, self.cid, name) else "NotReady",
         }
 
@@ -382,6 +430,7 @@ class MicroK8s:
     # -- clustering
 
     def add_node(self, args: list[str]) -> None:
+        self.need_running()
         token: str | None = None
         ttl = -1
         i = 0
@@ -402,7 +451,8 @@ class MicroK8s:
             token = hashlib.sha256(f"{time.time()}".encode()).hexdigest()[:32]
         if len(token) < TOKEN_MIN_LEN:
             raise CliError(1, "Invalid token size.  It must be 32 characters long.")
-        self.cluster["tokens"][token] = None if ttl == -1 else time.time() + ttl
+        # add_token.py appends a line "token|expiry" (or "token"): an earlier line for the same token stays.
+        self.cluster["tokens"].append([token, None if ttl == -1 else time.time() + ttl])
         self.state["tokens_issued"] += 1
         self.say("From the node you wish to join to this cluster, run the following:")
         self.say(f"microk8s join {self.ip}:{AGENT_PORT}/{token}/5e1d2c3b4a59\n")
@@ -425,12 +475,13 @@ class MicroK8s:
         cid = target["cluster"]
         cluster = self.state["clusters"][cid]
         # The cluster agent consumes the token before any other check (ConsumeClusterToken).
+        # IsValidToken: the first line whose token matches decides; expired lines are never purged.
         tokens = cluster["tokens"]
-        expiry = tokens.get(token, 0)
-        if token not in tokens or (expiry is not None and expiry < time.time()):
+        entry = next((t for t in tokens if t[0] == token), None)
+        if entry is None or (entry[1] is not None and entry[1] < time.time()):
             raise CliError(6, "Connection failed. invalid token (500).")
-        if expiry is None:
-            del tokens[token]
+        if entry[1] is None:
+            tokens.remove(entry)
         self.state["tokens_consumed"] += 1
         injected = self.state["inject"]["join"].pop(0) if self.state["inject"]["join"] else None
         if injected == "transient":
@@ -462,6 +513,9 @@ class MicroK8s:
         cluster["members"].append(self.ip)
         cluster["nodes"][self.machine["kubelet_name"]] = self.ip
         self.machine["cluster"] = cid
+        # The no-cert-reissue lock: the joining node marks itself, the cluster agent marks the node it joined.
+        self.machine["clustered"] = True
+        target["clustered"] = True
         self.state["joins"] += 1
         if injected == "lost-response":
             raise CliError(
@@ -474,16 +528,22 @@ class MicroK8s:
     def leave(self, args: list[str]) -> None:
         self.need_running()
         cluster = self.cluster
+        if not self.machine.get("clustered"):
+            # microk8s-leave.wrapper: only a node with the no-cert-reissue lock (one that joined, or was joined)
+            # may leave.
+            raise CliError(1, "This MicroK8s deployment is not acting as a node in a cluster.")
         if cluster["members"] == [self.ip]:
             # Not in a cluster: `leave` reinitialises the node's own datastore.
             self.machine["resets"] += 1
             del self.state["clusters"][self.cid]
             self.machine["cluster"] = _new_cluster(self.state, self.ip)
+            self.machine["clustered"] = False  # leave.py's unmark_no_cert_reissue
             self.say("Generating new cluster certificates.")
             return
         cluster["members"].remove(self.ip)
         self.machine["leaves"] += 1
         self.machine["cluster"] = _new_cluster(self.state, self.ip)
+        self.machine["clustered"] = False
         self.say("Generating new cluster certificates.")
         self.say("Waiting for node to start.")
 
