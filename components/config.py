@@ -1010,6 +1010,17 @@ def parse(
             addresses.append(("floatingIp", str(floating)))
         for path, value, first in _duplicates(iter(addresses)):
             r.fail(path, value, f"duplicates {_key(first)}; node IPs and the floating IP must all differ.")
+        if len(nodes) > 1:
+            for i, n in enumerate(nodes):
+                if n.ip.version == 6:
+                    # canonical/microk8s common/cluster/utils.py get_valid_connection_parts: "<master_IP>:<port>/..."
+                    # split on ':' must give two parts and the IP must parse: an IPv6 address never does.
+                    r.fail(
+                        f"nodes[{i}].ip",
+                        str(n.ip),
+                        "is IPv6, but `microk8s join` accepts only an IPv4 address for the node it joins, so the "
+                        "nodes of a multi-node cluster need IPv4 addresses: use an IPv4 subnet (or a single node).",
+                    )
     primary = raw.get("primary")
     if primary is not None:
         primary = r.string(primary, "primary", example="gw-node-1")

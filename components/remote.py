@@ -90,7 +90,8 @@ def step(
         create=create,
         delete=delete,
         stdin=stdin,
-        # No `environment`: a stock sshd accepts only LANG and LC_* (AcceptEnv) and silently drops the rest.
+        # No `environment`: a stock sshd accepts only LANG and LC_* (AcceptEnv), and pulumi-command fails the step
+        # when the server refuses a variable ("could not set environment variable"; docs/upstream-facts.md).
         # Nor the previous stdout/stderr as PULUMI_COMMAND_STDOUT/STDERR (the provider's default): on an update or
         # delete that would send the old output, the kubeconfig say, to the (maybe new) host's sshd.
         add_previous_output_in_env=False,

@@ -391,7 +391,7 @@ def _prepare_host(root: Path, ip: str, user: str, uid: int, hosts: SshHosts, etc
                 "KbdInteractiveAuthentication no",
                 "UsePAM no",
                 "StrictModes no",
-                # Debian's stock setting: the `environment` of a remote.Command would be dropped here.
+                # Debian's stock setting: a remote.Command with an `environment` would fail here (setenv refused).
                 "AcceptEnv LANG LC_*",
                 "",
             ]

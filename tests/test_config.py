@@ -331,9 +331,20 @@ def test_an_ipv6_network_parses():
     raw[f"{NS}:floatingIp"] = "fd00:20:30::50"
     for i, node in enumerate(raw[f"{NS}:nodes"]):
         node["ip"] = f"fd00:20:30::{41 + i}"
+    # A single node: `microk8s join` takes only an IPv4 address, so only a one-node cluster can be IPv6.
+    raw[f"{NS}:nodes"] = raw[f"{NS}:nodes"][2:]
     s = _parsed(raw)
     assert s.metallb_range == "fd00:20:30::50-fd00:20:30::50"
-    assert str(s.nodes[2].ip) == "fd00:20:30::43"
+    assert str(s.nodes[0].ip) == "fd00:20:30::43"
+    raw[f"{NS}:nodes"] = stack_raw("prod")[f"{NS}:nodes"][:1] + raw[f"{NS}:nodes"]
+    raw[f"{NS}:nodes"][0]["ip"] = "fd00:20:30::41"
+    with pytest.raises(cfg.ConfigError) as info:
+        _parsed(raw)
+    assert [(i.key, i.value) for i in info.value.issues] == [
+        (f"{NS}:nodes[0].ip", "fd00:20:30::41"),
+        (f"{NS}:nodes[1].ip", "fd00:20:30::43"),
+    ]
+    assert "`microk8s join` accepts only an IPv4 address" in info.value.issues[0].message
 
 
 def test_errors_never_echo_what_looks_like_a_credential():

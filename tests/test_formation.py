@@ -313,7 +313,7 @@ def test_sudo_password_is_fed_on_stdin():
         assert harness.is_secret(r.inputs["connection"]), r.urn
         for phase in ("create", "delete"):
             assert password not in r.input().get(phase, ""), f"{r.urn}: the password is in its {phase} command"
-        # A stock sshd drops a session's environment (AcceptEnv LANG LC_*): nothing may depend on it.
+        # A stock sshd refuses a session's environment but LANG and LC_* (AcceptEnv), which fails the step.
         assert "environment" not in r.inputs, r.urn
         # Nor may a step's old output (a kubeconfig) be sent along as PULUMI_COMMAND_STDOUT.
         assert r.input("addPreviousOutputInEnv") is False, r.urn
