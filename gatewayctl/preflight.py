@@ -2,9 +2,10 @@
 
 Every check is a small function returning :class:`Check` rows (``pass``, ``fail`` or ``warn``, with what to do
 about a failure). The vCenter checks use the same look-ups as ``plan --vcenter`` (:mod:`gatewayctl.vcenter`),
-the address and port checks the bounded probes of :mod:`gatewayctl.probe`. Config is validated exactly as the
-program validates it (``components.config.parse`` over the values the runtime would hand it); an invalid
-config exits 2 with the same messages as ``plan``. Exit 1 when any check fails, 0 otherwise (warnings too).
+the address and port checks the bounded probes of :mod:`gatewayctl.probe`; the OVA's are in
+:mod:`gatewayctl.ova_checks`. Config is validated exactly as the program validates it (``components.config.parse``
+over the values the runtime would hand it); an invalid config exits 2 with the same messages as ``plan``. Exit 1
+when any check fails, 0 otherwise (warnings too).
 """
 
 from __future__ import annotations
@@ -538,6 +539,13 @@ def run_checks(
                 checks.append(_stopped("vcenter", creds.address, exc))
             finally:
                 vcenter.disconnect(vc.si)
+    from gatewayctl import ova_checks  # here, not at the top: it builds on this module's rows
+
+    progress(f"checking the OVA at {ova_checks.shown(settings.ova.source)} ...")
+    try:
+        checks.extend(ova_checks.check_ova(settings.ova, probe_timeout, project_dir))
+    except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
+        checks.append(_stopped("ova.source", ova_checks.shown(settings.ova.source), exc))
     count = len(settings.nodes) + 1
     progress(f"probing {count} address(es) for machines already using them (timeout {probe_timeout:g} s) ...")
     try:
@@ -641,7 +649,7 @@ def register(subparsers: Any) -> None:
     """Adds ``preflight`` to gatewayctl's subcommands."""
     parser = subparsers.add_parser(
         "preflight",
-        help="check the live environment (vCenter inventory, addresses, NFS) before `pulumi up`",
+        help="check the live environment (vCenter inventory, the OVA, addresses, NFS) before `pulumi up`",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     parser.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to check")

@@ -18,6 +18,7 @@ import pytest
 
 from components.cluster import node_annotation
 from tests import vcsim_fixture as lab_net
+from tests.ova_builder import write_ova
 from tests.stacks import make_project, stack_raw
 from tests.vcsim_fixture import PYTHON, ROOT, NetnsLab, Simulator, netns_lab, variant, vcsim_binary
 
@@ -25,6 +26,8 @@ __all__ = ["netns_lab", "vcsim_binary"]  # fixtures used by this module
 
 NS = "gateway-cluster"
 PROBE_TIMEOUT = "0.5"
+#: The lab's OVA: a small one from tests/ova_builder.py in the project directory (prod's URL is not reachable here).
+LAB_OVA = "gateway-17.0.0.ova"
 Raw = dict[str, Any]
 
 
@@ -54,6 +57,7 @@ def lab_stack(sim: Simulator) -> Raw:
         node["ip"] = address
     raw[f"{NS}:floatingIp"] = lab_net.FREE_ADDRESSES[3]
     raw[f"{NS}:storage"]["nfsServer"] = lab_net.NFS_NAME
+    raw[f"{NS}:ova"] = {**{k: v for k, v in raw[f"{NS}:ova"].items() if k != "url"}, "path": LAB_OVA}
     return raw
 
 
@@ -68,6 +72,7 @@ def preflight(
 ) -> tuple[int, Any, str]:
     """Runs `python -m gatewayctl preflight --stack prod` in the lab; returns (exit code, JSON or text, stderr)."""
     project = make_project(tmp, {"prod": raw})
+    write_ova(project / LAB_OVA)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSPHERE_")}
     env["PYTHONPATH"] = str(ROOT)
     env["VSPHERE_PASSWORD"] = sim.password if password is None else password
@@ -113,6 +118,7 @@ def test_lab_stack_is_prod_with_lab_addresses(lab_vcsim):
         f"{NS}:nodes",
         f"{NS}:floatingIp",
         f"{NS}:storage",
+        f"{NS}:ova",
     }
     for before, after in zip(prod[f"{NS}:nodes"], lab[f"{NS}:nodes"], strict=True):
         assert {**before, "ip": after["ip"]} == after, "only the addresses move into the lab"
