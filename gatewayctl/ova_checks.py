@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import http.client
+import math
 import os
+import re
 import ssl
 import tarfile
 import threading
@@ -372,7 +374,63 @@ def _descriptor(root: ET.Element, ova: cfg.OvaSettings) -> list[Check]:
     return rows
 
 
-def check_hardware(ova: cfg.OvaSettings, timeout: float, base: Path | None = None) -> list[Check]:
+#: ``ovf:capacityAllocationUnits`` as "byte * 2^N" (the form VMware writes): N.
+_UNITS = re.compile(r"^\s*byte\s*\*\s*2\s*\^\s*(\d+)\s*$")
+
+
+def _capacity_gb(disk: ET.Element) -> float | None:
+    try:
+        capacity = int(_ovf(disk, "capacity"))
+    except ValueError:
+        return None  # a ${property} reference, or nothing: not judged
+    units = _ovf(disk, "capacityAllocationUnits") or "byte"
+    match = _UNITS.match(units)
+    power = int(match[1]) if match else 0 if units.strip() == "byte" else None
+    return None if power is None else capacity * 2**power / 2**30
+
+
+def _disks(root: ET.Element, disk_gb: int) -> Check:
+    """The program declares one disk: a library clone turns template disks without a disk block into
+    `orphaned_disk_N` and detaches them on the next update, and it cannot shrink one (the provider's post-deploy
+    reconfigure fails and deletes the VM). docs/upstream-facts.md V11, V23."""
+    disks = [d for s in root.iter(f"{{{OVF}}}DiskSection") for d in s.findall("ovf:Disk", NS)]
+    if len(disks) != 1:
+        message = f"the OVA has {len(disks)} disks; the program gives each VM exactly one disk block, and the "
+        message += "vSphere provider detaches every other disk of a clone on its next update"
+        return failed("ova.descriptor", "disks", message, "Use the vendor's single-disk OVA, or ask the vendor")
+    size = _capacity_gb(disks[0])
+    if size is None:
+        return warned(
+            "ova.descriptor",
+            "disks",
+            "one disk, of a capacity not given in bytes: not compared with nodeSize.diskGb",
+            f"Make sure {_key('nodeSize.diskGb')} is at least the OVA's disk size",
+        )
+    if size > disk_gb:
+        message = f"{_key('nodeSize.diskGb')} is {disk_gb}, but the OVA's disk is {size:g} GB: vSphere cannot shrink "
+        message += "a disk, and the provider deletes a clone whose disk it cannot resize"
+        return failed("ova.descriptor", "disks", message, f"Set {_key('nodeSize.diskGb')}: {math.ceil(size)}")
+    return ok("ova.descriptor", "disks", f"one disk of {size:g} GB, grown to {disk_gb} GB")
+
+
+def _transport(root: ET.Element) -> Check:
+    """The program hands the vApp properties over VMware Tools (`com.vmware.guestInfo`): the provider removes
+    undeclared CD-ROMs after a clone, so an ISO-only transport fails ("requires a client CDROM device")."""
+    sections = root.findall(".//ovf:VirtualHardwareSection", NS)
+    transports = {t for s in sections for t in _ovf(s, "transport").split()}
+    if "com.vmware.guestInfo" in transports:
+        return ok("ova.descriptor", "transport", "vApp properties reach the guest through VMware Tools (guestInfo)")
+    if transports:
+        message = f"the OVA delivers its vApp properties only by {', '.join(sorted(transports))}: the provider "
+        message += "removes the CD-ROM such a transport needs, and the deploy fails"
+        return failed("ova.descriptor", "transport", message, "Use an OVA with the com.vmware.guestInfo transport")
+    message = "the OVA names no vApp transport: the appliance may never see its hostname and address"
+    return warned("ova.descriptor", "transport", message, "Check with the vendor how the appliance reads them")
+
+
+def check_hardware(
+    ova: cfg.OvaSettings, timeout: float, base: Path | None = None, disk_gb: int = cfg.NodeSize().disk_gb
+) -> list[Check]:
     """``ova.hardware`` and ``ova.descriptor``: the OVF descriptor against the config."""
     target = shown(ova.source)
     try:
@@ -382,13 +440,15 @@ def check_hardware(ova: cfg.OvaSettings, timeout: float, base: Path | None = Non
     except NotCheckedError as exc:
         fix = "Compare the OVA's .ovf with ova.firmware, ova.scsiType, ova.nicType and ova.properties yourself"
         return [warned("ova.hardware", target, f"not checked: {exc}", fix)]
-    return _hardware(root, ova) + _descriptor(root, ova)
+    return [*_hardware(root, ova), *_descriptor(root, ova), _disks(root, disk_gb), _transport(root)]
 
 
-def check_ova(ova: cfg.OvaSettings, timeout: float, base: Path | None = None) -> list[Check]:
+def check_ova(
+    ova: cfg.OvaSettings, timeout: float, base: Path | None = None, disk_gb: int = cfg.NodeSize().disk_gb
+) -> list[Check]:
     """Both checks; the descriptor only when the source passed (one failure, not two)."""
     rows = check_source(ova, timeout, base)
     if any(r.status != "pass" for r in rows):
         why = "not checked: source unreachable, see ova.source"
         return [*rows, warned("ova.hardware", shown(ova.source), why, "Fix ova.source first")]
-    return rows + check_hardware(ova, timeout, base)
+    return rows + check_hardware(ova, timeout, base, disk_gb)

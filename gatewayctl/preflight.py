@@ -543,7 +543,7 @@ def run_checks(
 
     progress(f"checking the OVA at {ova_checks.shown(settings.ova.source)} ...")
     try:
-        checks.extend(ova_checks.check_ova(settings.ova, probe_timeout, project_dir))
+        checks.extend(ova_checks.check_ova(settings.ova, probe_timeout, project_dir, settings.node_size.disk_gb))
     except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
         checks.append(_stopped("ova.source", ova_checks.shown(settings.ova.source), exc))
     count = len(settings.nodes) + 1

@@ -53,6 +53,10 @@ class OvaSpec:
     product_instance: str = ""
     networks: tuple[str, ...] = ("VM Network",)
     disk_size: int = 16 * 1024
+    disks: tuple[int, ...] = (40,)
+    """Each disk's capacity in GiB, as the DiskSection gives it (the file is the one small disk)."""
+    transport: str | None = "com.vmware.guestInfo"
+    """The VirtualHardwareSection's ``ovf:transport`` for the vApp properties; None leaves it out."""
 
 
 def descriptor(spec: OvaSpec) -> bytes:
@@ -89,6 +93,12 @@ def descriptor(spec: OvaSpec) -> bytes:
         for keys, configurable in ((spec.properties, True), (spec.fixed_properties, False))
         for key in keys
     )
+    disks = "".join(
+        f'<Disk ovf:capacity="{gb}" ovf:capacityAllocationUnits="byte * 2^30" ovf:diskId="vmdisk{i}" '
+        'ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>\n'
+        for i, gb in enumerate(spec.disks, start=1)
+    )
+    transport = f" ovf:transport={quoteattr(spec.transport)}" if spec.transport is not None else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
   xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
@@ -96,12 +106,11 @@ def descriptor(spec: OvaSpec) -> bytes:
   xmlns:vmw="http://www.vmware.com/schema/ovf">
 <References><File ovf:href="{disk}" ovf:id="file1" ovf:size="{spec.disk_size}"/></References>
 <DiskSection><Info>Virtual disk information</Info>
-<Disk ovf:capacity="40" ovf:capacityAllocationUnits="byte * 2^30" ovf:diskId="vmdisk1" ovf:fileRef="file1"
-  ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/></DiskSection>
+{disks}</DiskSection>
 <NetworkSection><Info>The list of logical networks</Info>{networks}</NetworkSection>
 <VirtualSystem ovf:id="{spec.name}"><Info>A virtual machine</Info><Name>{spec.name}</Name>
 <OperatingSystemSection ovf:id="101" vmw:osType="ubuntu64Guest"><Info>The guest OS</Info></OperatingSystemSection>
-<VirtualHardwareSection><Info>Virtual hardware requirements</Info>
+<VirtualHardwareSection{transport}><Info>Virtual hardware requirements</Info>
 <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID>
 <vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>
 {item_xml}</VirtualHardwareSection>

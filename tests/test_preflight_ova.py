@@ -233,6 +233,8 @@ ALL_PASS = {
     ("ova.hardware", "nicType"): "pass",
     ("ova.descriptor", "properties"): "pass",
     ("ova.descriptor", "ovfNetwork"): "pass",
+    ("ova.descriptor", "disks"): "pass",
+    ("ova.descriptor", "transport"): "pass",
 }
 HARDWARE_CASES = [
     (OvaSpec(), {}, {}, []),
@@ -308,6 +310,27 @@ HARDWARE_CASES = [
         ],
     ),
     (OvaSpec(networks=("Gateway Network",)), {"ovf_network": "Gateway Network"}, {}, []),
+    (OvaSpec(disks=(20,)), {}, {}, []),
+    (
+        OvaSpec(disks=(60,)),
+        {},
+        {("ova.descriptor", "disks"): "fail"},
+        ["nodeSize.diskGb is 40, but the OVA's disk is 60 GB", "Set gateway-cluster:nodeSize.diskGb: 60"],
+    ),
+    (
+        OvaSpec(disks=(20, 100)),
+        {},
+        {("ova.descriptor", "disks"): "fail"},
+        ["the OVA has 2 disks", "detaches every other disk"],
+    ),
+    (
+        OvaSpec(transport="iso"),
+        {},
+        {("ova.descriptor", "transport"): "fail"},
+        ["only by iso", "removes the CD-ROM"],
+    ),
+    (OvaSpec(transport="iso com.vmware.guestInfo"), {}, {}, []),
+    (OvaSpec(transport=None), {}, {("ova.descriptor", "transport"): "warn"}, ["names no vApp transport"]),
 ]
 HARDWARE_IDS = [
     "defaults-match",
@@ -326,6 +349,12 @@ HARDWARE_IDS = [
     "class-qualified-key-does-not",
     "network-missing",
     "network-renamed-in-config",
+    "disk-smaller-than-node-size",
+    "disk-larger-than-node-size",
+    "two-disks",
+    "iso-transport-only",
+    "iso-and-guestinfo-transports",
+    "no-transport",
 ]
 
 
