@@ -3,8 +3,11 @@
 // The tests need an inventory shaped like a real stack (datacenter dc-east, cluster compute-01, hosts named
 // esx-01.corp.example.com, a datastore of a given size, a port group, a VM folder), not the simulator's
 // generated names, so this main builds it through the vSphere API itself (CreateDatacenter, CreateClusterEx,
-// AddHost_Task, CreateDVS_Task, CreateVM_Task, EnterMaintenanceMode_Task, ...). Only what the simulator offers
-// no API for (a host's ESXi version, a datastore's size, turning DRS off) is set on its objects directly.
+// AddHost_Task, ReconfigureComputeResource_Task, CreateLocalDatastore, CreateDVS_Task, CreateVM_Task,
+// EnterMaintenanceMode_Task, ...). Only what the simulator offers no API for (a host's ESXi version, a
+// datastore's size, a VM's unset enum properties) is set on its objects directly, through the model's registry.
+//
+// It is a Go module (go.mod, go.sum) pinned to the govmomi that terraform-provider-vsphere uses.
 //
 // Usage: vcsim -spec inventory.json [-listen 127.0.0.1:0] [-user U -password P]
 //
@@ -20,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/ioutil"
 	"net/url"
 	"os"
 	"os/signal"
@@ -41,7 +43,7 @@ import (
 // HostSpec is one ESXi host.
 type HostSpec struct {
 	Name         string `json:"name"`
-	Version      string `json:"version"` // ESXi version; default: the simulator's (6.5.0)
+	Version      string `json:"version"` // ESXi version; default: the simulator's (8.0.2)
 	Maintenance  bool   `json:"maintenance"`
 	Disconnected bool   `json:"disconnected"`
 }
@@ -96,7 +98,15 @@ type Spec struct {
 type builder struct {
 	ctx    context.Context
 	client *govmomi.Client
+	model  *simulator.Model
 	dirs   []string
+}
+
+// simObject is the simulator's own object behind a reference, and a function that runs f holding its lock.
+func (b *builder) simObject(ref types.ManagedObjectReference) (mo.Reference, func(f func())) {
+	registry, ctx := b.model.Map(), b.model.Service.Context
+	obj := registry.Get(ref)
+	return obj, func(f func()) { registry.WithLock(ctx, obj, f) }
 }
 
 func (b *builder) wait(task *object.Task, err error) (types.AnyType, error) {
@@ -121,16 +131,23 @@ func (b *builder) addHost(spec HostSpec, add func(types.HostConnectSpec, bool) (
 			return nil, fmt.Errorf("host %s: maintenance mode: %w", spec.Name, err)
 		}
 	}
-	if spec.Version != "" {
-		// No API changes a host's version: set it on the simulator's object, in both places clients read it.
-		sim := simulator.Map.Get(host.Reference()).(*simulator.HostSystem)
+	return host, nil
+}
+
+// setVersion sets a host's ESXi version. No API changes it: it is set on the simulator's object, in both
+// places clients read it. The simulator parses the versions of a cluster's hosts whenever a host joins (to
+// work out the VM hardware versions the cluster offers) and panics on one missing from its table (such as
+// 7.0.3, newer than its 7.0.2), so versions are set only once every host has been added.
+func (b *builder) setVersion(host *object.HostSystem, version string) {
+	obj, locked := b.simObject(host.Reference())
+	sim := obj.(*simulator.HostSystem)
+	locked(func() {
 		product := sim.Config.Product
-		product.Version = spec.Version
-		product.FullName = "VMware ESXi " + spec.Version
+		product.Version = version
+		product.FullName = "VMware ESXi " + version
 		sim.Config.Product = product
 		sim.Summary.Config.Product = &product
-	}
-	return host, nil
+	})
 }
 
 func (b *builder) folder(root *object.Folder, folderPath string) (*object.Folder, error) {
@@ -189,6 +206,7 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 		return err
 	}
 	hosts := map[string]*object.HostSystem{}
+	versions := map[string]string{}
 	pools := map[string]*object.ResourcePool{}
 
 	for _, hs := range spec.Hosts {
@@ -198,7 +216,7 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 		if err != nil {
 			return err
 		}
-		hosts[hs.Name] = h
+		hosts[hs.Name], versions[hs.Name] = h, hs.Version
 	}
 
 	for _, cs := range spec.Clusters {
@@ -213,12 +231,15 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 			if err != nil {
 				return err
 			}
-			hosts[hs.Name] = h
+			hosts[hs.Name], versions[hs.Name] = h, hs.Version
 		}
 		if cs.DRS != nil && !*cs.DRS {
-			// The simulator creates every cluster with DRS on and ignores a DrsConfig in reconfigure specs.
-			sim := simulator.Map.Get(cluster.Reference()).(*simulator.ClusterComputeResource)
-			sim.ConfigurationEx.(*types.ClusterConfigInfoEx).DrsConfig.Enabled = types.NewBool(false)
+			// The simulator creates every cluster with DRS on, whatever the create spec says; a reconfigure
+			// turns it off.
+			off := &types.ClusterConfigSpecEx{DrsConfig: &types.ClusterDrsConfigInfo{Enabled: types.NewBool(false)}}
+			if _, err := b.wait(cluster.Reconfigure(ctx, off, true)); err != nil {
+				return fmt.Errorf("cluster %s: DRS: %w", cs.Name, err)
+			}
 		}
 		rootPool, err := cluster.ResourcePool(ctx)
 		if err != nil {
@@ -241,8 +262,14 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 		}
 	}
 
+	for name, version := range versions {
+		if version != "" {
+			b.setVersion(hosts[name], version)
+		}
+	}
+
 	for _, ds := range spec.Datastores {
-		dir, err := ioutil.TempDir("", fmt.Sprintf("govcsim-%s-%s-", spec.Name, ds.Name))
+		dir, err := os.MkdirTemp("", fmt.Sprintf("govcsim-%s-%s-", spec.Name, ds.Name))
 		if err != nil {
 			return err
 		}
@@ -251,44 +278,36 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 		if len(mounts) == 0 {
 			return fmt.Errorf("datastore %s: no hosts to mount it on", ds.Name)
 		}
-		dss, err := mounts[0].ConfigManager().DatastoreSystem(ctx)
-		if err != nil {
-			return err
-		}
-		created, err := dss.CreateLocalDatastore(ctx, ds.Name, dir)
-		if err != nil {
-			return fmt.Errorf("datastore %s: %w", ds.Name, err)
-		}
-		r := created.Reference()
-		sim := simulator.Map.Get(r).(*simulator.Datastore)
-		// CreateLocalDatastore on a second host would register a second object under the same ID; a shared
-		// datastore (vSAN, NFS, VMFS on a SAN) is one object mounted on many hosts, so mount it directly.
-		for _, h := range mounts[1:] {
-			host := simulator.Map.Get(h.Reference()).(*simulator.HostSystem)
-			simulator.Map.AppendReference(host, &host.Datastore, r)
-			switch parent := simulator.Map.Get(*host.Parent).(type) {
-			case *simulator.ClusterComputeResource:
-				simulator.Map.AddReference(parent, &parent.Datastore, r)
-			case *mo.ComputeResource:
-				simulator.Map.AddReference(parent, &parent.Datastore, r)
+		// A shared datastore (vSAN, NFS, VMFS on a SAN) is one object mounted on many hosts: the simulator
+		// mounts the existing datastore of that name when another host creates it (and then answers with an
+		// empty reference, so the first host's answer is the datastore).
+		var created *object.Datastore
+		for i, h := range mounts {
+			dss, err := h.ConfigManager().DatastoreSystem(ctx)
+			if err != nil {
+				return err
 			}
-			sim.Host = append(sim.Host, types.DatastoreHostMount{
-				Key: h.Reference(),
-				MountInfo: types.HostMountInfo{
-					AccessMode: string(types.HostMountModeReadWrite),
-					Mounted:    types.NewBool(true),
-					Accessible: types.NewBool(true),
-				},
-			})
+			mounted, err := dss.CreateLocalDatastore(ctx, ds.Name, dir)
+			if err != nil {
+				return fmt.Errorf("datastore %s: %w", ds.Name, err)
+			}
+			if i == 0 {
+				created = mounted
+			}
 		}
 		if ds.CapacityGB > 0 || ds.FreeGB > 0 {
-			// The simulator reports the size of the temp folder's file system; the tests need a fixed size.
+			// The simulator reports 1 TB per mounting host; the tests need a fixed size.
 			const gb = int64(1) << 30
-			sim.Summary.Capacity = ds.CapacityGB * gb
-			sim.Summary.FreeSpace = ds.FreeGB * gb
-			info := sim.Info.GetDatastoreInfo()
-			info.FreeSpace = ds.FreeGB * gb
-			info.MaxFileSize = ds.FreeGB * gb
+			obj, locked := b.simObject(created.Reference())
+			sim := obj.(*simulator.Datastore)
+			locked(func() {
+				sim.Summary.Capacity = ds.CapacityGB * gb
+				sim.Summary.FreeSpace = ds.FreeGB * gb
+				info := sim.Info.GetDatastoreInfo()
+				info.FreeSpace = ds.FreeGB * gb
+				info.MaxFileSize = ds.FreeGB * gb
+				info.MaxMemoryFileSize = ds.CapacityGB * gb
+			})
 		}
 	}
 
@@ -341,9 +360,21 @@ func (b *builder) datacenter(spec DatacenterSpec) error {
 			GuestId:    string(types.VirtualMachineGuestOsIdentifierOtherGuest),
 			Files:      &types.VirtualMachineFileInfo{VmPathName: "[" + vm.Datastore + "]"},
 		}
-		if _, err := b.wait(folder.CreateVM(ctx, config, pool, host)); err != nil {
+		result, err := b.wait(folder.CreateVM(ctx, config, pool, host))
+		if err != nil {
 			return fmt.Errorf("vm %s: %w", vm.Name, err)
 		}
+		// The simulator leaves some of a VM's enum properties empty, and govmomi now sends them all: an empty
+		// value is no member of the enum, so pyVmomi fails on the VM's runtime and summary. They get what vCenter
+		// says for a VM without Fault Tolerance, record/replay or VMware Tools.
+		obj, locked := b.simObject(result.(types.ManagedObjectReference))
+		sim := obj.(*simulator.VirtualMachine)
+		locked(func() {
+			sim.Runtime.FaultToleranceState = types.VirtualMachineFaultToleranceStateNotConfigured
+			sim.Runtime.RecordReplayState = types.VirtualMachineRecordReplayStateInactive
+			sim.Summary.Runtime = sim.Runtime
+			sim.GuestHeartbeatStatus = types.ManagedEntityStatusGray
+		})
 	}
 	return nil
 }
@@ -364,7 +395,7 @@ func main() {
 func run(specPath, listen, user, password string) error {
 	var spec Spec
 	if specPath != "" {
-		data, err := ioutil.ReadFile(specPath)
+		data, err := os.ReadFile(specPath)
 		if err != nil {
 			return err
 		}
@@ -394,7 +425,7 @@ func run(specPath, listen, user, password string) error {
 	if err != nil {
 		return err
 	}
-	b := &builder{ctx: ctx, client: client}
+	b := &builder{ctx: ctx, client: client, model: model}
 	defer func() {
 		for _, dir := range b.dirs {
 			_ = os.RemoveAll(dir)
@@ -419,7 +450,7 @@ func run(specPath, listen, user, password string) error {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		// The test process holds our stdin: when it exits, even killed, the pipe closes and we stop too.
-		_, _ = io.Copy(ioutil.Discard, os.Stdin)
+		_, _ = io.Copy(io.Discard, os.Stdin)
 		stop <- syscall.SIGTERM
 	}()
 	<-stop
