@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from components.cluster import annotation_owner, node_annotation
-from gatewayctl import harness, preflight, probe, vcenter
+from gatewayctl import harness, ova_checks, preflight, probe, vcenter
 from tests import vcsim_fixture
 from tests.stacks import gatewayctl, make_project, run_stack, stack_raw
 from tests.vcsim_fixture import LoopbackGuard, Simulator, loopback_only, vcsim, vcsim_binary
@@ -525,7 +525,7 @@ def test_an_address_that_could_not_be_probed_is_a_warning():
 
 
 def test_a_check_that_breaks_midway_still_gives_the_table(vcsim_binary, monkeypatch):
-    """An error nothing expected, in the vCenter, address and NFS checks alike: each becomes a failing row,
+    """An error nothing expected, in the vCenter, OVA, address and NFS checks alike: each becomes a failing row,
     the rows found before it stay, the session is closed, and the table prints."""
     settings = prod_settings()
 
@@ -534,6 +534,7 @@ def test_a_check_that_breaks_midway_still_gives_the_table(vcsim_binary, monkeypa
 
     monkeypatch.setattr(preflight, "check_hosts", broken)
     monkeypatch.setattr(preflight, "check_nfs", broken)
+    monkeypatch.setattr(ova_checks, "check_ova", broken)
     with vcsim_fixture.running(binary=vcsim_binary) as sim:
         raw = {**sim_stack(sim), "vsphere:password": sim.password}
         report = preflight.run_checks(vcsim_fixture.ROOT, "prod", settings, raw, env={}, probe_addresses=broken)
@@ -541,8 +542,8 @@ def test_a_check_that_breaks_midway_still_gives_the_table(vcsim_binary, monkeypa
     rows = [(c.id, c.status) for c in report.checks]
     assert rows[:2] == [("vcenter", "pass"), ("datacenter", "pass")]
     assert ("datastore.space", "pass") in rows
-    assert rows[-3:] == [("vcenter", "fail"), ("ip.free", "fail"), ("nfs", "fail")], rows
-    assert all("unexpected error (RuntimeError: boom)" in c.message for c in report.checks[-3:])
+    assert rows[-4:] == [("vcenter", "fail"), ("ova.source", "fail"), ("ip.free", "fail"), ("nfs", "fail")], rows
+    assert all("unexpected error (RuntimeError: boom)" in c.message for c in report.checks[-4:])
     assert report.failed
     assert "the check stopped on an unexpected error (RuntimeError: boom)" in preflight.to_text(report)
 
