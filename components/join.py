@@ -78,6 +78,10 @@ class ClusterJoin(pulumi.ComponentResource):
                     f"{node.hostname}-join-token",
                     length=TOKEN_LENGTH,
                     special=False,
+                    # A new VM under the same name (a rebuild, a replacement) joins with a new token: MicroK8s
+                    # appends each issued token to its file and the first matching line decides, so the old token
+                    # issued again after its TTL ran out would stay invalid (docs/upstream-facts.md M3).
+                    keepers={"vm": node.vm_id},
                     opts=pulumi.ResourceOptions(parent=self),
                 )
                 self.tokens[node.hostname] = token

@@ -271,6 +271,13 @@ def test_removing_a_node_rewrites_hosts_but_never_reruns_bootstrap(prod):
 # ------------------------------------------------------------------------------------------- secrets
 
 
+def test_a_new_vm_under_the_same_name_gets_a_new_join_token(prod):
+    """The token is kept by the VM's ID: a replaced VM joins with a fresh token, never an expired one again."""
+    for token in prod.by_type(TOKEN):
+        hostname = token.name.removesuffix("-join-token")
+        assert token.input("keepers") == {"vm": prod.named(f"{hostname}-vm").id}, token.urn
+
+
 def test_join_tokens_are_long_random_secrets(prod):
     for token in prod.by_type(TOKEN):
         assert token.input("length") >= 32, token.urn
