@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_vsphere as vsphere
@@ -15,6 +15,10 @@ from components.library import OvaLibrary, OvaLibraryArgs
 from components.node import GatewayNode, GatewayNodeArgs, OvaSource
 from components.registration import GatewayRegistration, GatewayRegistrationArgs
 from components.services import GatewayServices, GatewayServicesArgs, manager_url
+
+if TYPE_CHECKING:
+    # The contract is a type: the program does not load the policy pack to build a dict.
+    from policies.gateway_policies.facts import ClusterFacts
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,12 @@ class GatewayClusterArgs:
     """The Pulumi stack, written into vCenter names and annotations."""
 
 
-def cluster_facts(settings: Settings) -> dict[str, Any]:
+def cluster_facts(settings: Settings) -> ClusterFacts:
     """The facts the policy pack judges, as plain values known at preview time.
 
     They are this component's inputs, so the pack sees the same values under a real `pulumi preview`
     as under the offline `plan` (the subnet, DHCP pools and floating IP are inputs of no vSphere resource).
+    Their keys and types are the pack's facts contract (``policies/gateway_policies/facts.py``).
     """
     network = settings.network
     return {

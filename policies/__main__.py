@@ -1,7 +1,7 @@
 """The gateway cluster's CrossGuard policy pack: `pulumi preview --policy-pack policies`.
 
-The policies live in ``gateway_policies`` (this folder), where tests and ``gatewayctl plan`` import them;
-building the ``PolicyPack`` starts the analyzer's gRPC server and never returns, so it happens only here.
+The policies live in the package ``gateway_policies`` (this folder), where tests and ``gatewayctl plan`` import
+them; building the ``PolicyPack`` starts the analyzer's gRPC server and never returns, so it happens only here.
 """
 
 from typing import TYPE_CHECKING
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from policies import gateway_policies
 else:
     # The Pulumi CLI runs this file with the pack's own folder on sys.path (and the pack may be published
-    # on its own), so the module is imported by its plain name.
+    # on its own), so the package is imported by its plain name.
     import gateway_policies
 
 PolicyPack(

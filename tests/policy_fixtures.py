@@ -11,12 +11,14 @@ from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from gatewayctl import harness, policy_eval
 from policies import gateway_policies as gp
+from policies.gateway_policies.facts import ClusterFacts
 
 STACK = "test"
 PROJECT = "gateway-cluster"
 
-#: The GatewayCluster component's inputs for a healthy three-node cluster (the shape of ``cluster_facts``).
-FACTS: dict[str, Any] = {
+#: The GatewayCluster component's inputs for a healthy three-node cluster (the facts contract, as
+#: ``components.cluster.cluster_facts`` builds it).
+FACTS: ClusterFacts = {
     "network": {
         "cidr": "10.20.30.0/24",
         "gateway": "10.20.30.1",

@@ -13,6 +13,7 @@ import pytest
 
 from gatewayctl import harness
 from policies import gateway_policies as gp
+from policies.gateway_policies.facts import ClusterFacts, NodeFacts, fact_path
 from tests.policy_fixtures import (
     DELETE,
     FACTS,
@@ -61,7 +62,7 @@ HA_CASES = [
 @pytest.mark.parametrize(("hosts", "config", "expected"), HA_CASES)
 def test_ha_minimum_three_hosts(hosts: list[Any], config: dict[str, Any], expected: str | None):
     resources = cluster_set(hosts)
-    reports = check_stack(gp.validate_ha_minimum_three_hosts, resources, config)
+    reports = check_stack(gp.ha_minimum_three_hosts_validator, resources, config)
     if expected is None:
         assert reports == []
     else:
@@ -75,14 +76,14 @@ def test_ha_minimum_three_hosts(hosts: list[Any], config: dict[str, Any], expect
 def test_ha_judges_each_cluster_on_its_own():
     healthy = cluster_set(["a1", "a2", "a3"], cluster="east")
     broken = cluster_set(["b1", "b2"], cluster="west")
-    reports = check_stack(gp.validate_ha_minimum_three_hosts, healthy + broken)
+    reports = check_stack(gp.ha_minimum_three_hosts_validator, healthy + broken)
     assert [where for _, where in reports] == [broken[0].urn]
     assert "gateway cluster 'west'" in reports[0][0]
 
 
 def test_ha_counts_vms_outside_any_cluster_together():
     vms = [record(gp.VM, f"loose-{i}", vm_inputs(f"loose-{i}", f"host-{i}")) for i in (1, 2)]
-    reports = check_stack(gp.validate_ha_minimum_three_hosts, vms)
+    reports = check_stack(gp.ha_minimum_three_hosts_validator, vms)
     assert len(reports) == 1
     assert "the stack's gateway VMs" in reports[0][0]
     assert reports[0][1] is None, "no cluster component to attribute it to: the stack"
@@ -91,7 +92,7 @@ def test_ha_counts_vms_outside_any_cluster_together():
 def test_ha_reads_allow_single_node_as_the_engine_sends_it():
     # Config reaches validators through a protobuf Struct; a bool stays a bool.
     resources = cluster_set(["host-1"])
-    assert check_stack(gp.validate_ha_minimum_three_hosts, resources, {"allowSingleNode": False})
+    assert check_stack(gp.ha_minimum_three_hosts_validator, resources, {"allowSingleNode": False})
 
 
 # ------------------------------------------------------------------------------------ one-node-per-host
@@ -110,7 +111,7 @@ PER_HOST_CASES = [
 @pytest.mark.parametrize(("hosts", "offenders"), PER_HOST_CASES)
 def test_one_node_per_host(hosts: list[Any], offenders: list[int]):
     resources = cluster_set(hosts)
-    reports = check_stack(gp.validate_one_node_per_host, resources)
+    reports = check_stack(gp.one_node_per_host_validator, resources)
     vm_urns = [r.urn for r in resources if r.type == gp.VM]
     assert [where for _, where in reports] == [vm_urns[i - 1] for i in offenders]
     for message, _ in reports:
@@ -120,7 +121,7 @@ def test_one_node_per_host(hosts: list[Any], offenders: list[int]):
 
 def test_one_node_per_host_spans_clusters():
     reports = check_stack(
-        gp.validate_one_node_per_host, cluster_set(["h1"], cluster="east") + cluster_set(["h1"], cluster="west")
+        gp.one_node_per_host_validator, cluster_set(["h1"], cluster="east") + cluster_set(["h1"], cluster="west")
     )
     assert len(reports) == 1
     assert "'west-n1'" in reports[0][0] and "'east-n1'" in reports[0][0]
@@ -165,7 +166,7 @@ SUBNET_CASES = [
 @pytest.mark.parametrize(("changes", "expected"), SUBNET_CASES)
 def test_static_ips_same_subnet(changes: dict[tuple[Any, ...], Any], expected: list[str]):
     facts = changed(FACTS, changes)
-    messages = check_resource(gp.validate_static_ips_same_subnet, gp.CLUSTER, facts)
+    messages = check_resource(gp.static_ips_same_subnet_validator, gp.CLUSTER, facts)
     if not expected:
         assert messages == []
         return
@@ -177,14 +178,14 @@ def test_static_ips_same_subnet(changes: dict[tuple[Any, ...], Any], expected: l
 
 def test_static_ips_ignores_other_resource_types():
     facts = changed(FACTS, {("nodes", 0, "ip"): "10.9.9.9"})
-    assert check_resource(gp.validate_static_ips_same_subnet, gp.VM, facts) == []
+    assert check_resource(gp.static_ips_same_subnet_validator, gp.VM, facts) == []
 
 
 def test_static_ips_reports_every_bad_address():
     facts = changed(
         FACTS, {("nodes", 0, "ip"): "10.9.9.1", ("nodes", 1, "ip"): "10.9.9.2", ("floatingIp",): "10.9.9.3"}
     )
-    messages = check_resource(gp.validate_static_ips_same_subnet, gp.CLUSTER, facts)
+    messages = check_resource(gp.static_ips_same_subnet_validator, gp.CLUSTER, facts)
     assert len(messages) == 3
     assert "gateway-cluster:nodes[1].ip" in messages[1]
 
@@ -225,7 +226,7 @@ DHCP_CASES = [
 
 @pytest.mark.parametrize(("changes", "expected"), DHCP_CASES)
 def test_ips_outside_dhcp(changes: dict[tuple[Any, ...], Any], expected: list[str]):
-    messages = check_resource(gp.validate_ips_outside_dhcp, gp.CLUSTER, changed(FACTS, changes))
+    messages = check_resource(gp.ips_outside_dhcp_validator, gp.CLUSTER, changed(FACTS, changes))
     assert len(messages) == len(expected), messages
     for fragment, message in zip(expected, messages, strict=True):
         assert fragment in message
@@ -261,7 +262,7 @@ SIZE_CASES = [
 
 @pytest.mark.parametrize(("size", "config", "expected"), SIZE_CASES)
 def test_node_size_minimum(size: dict[str, Any], config: dict[str, Any], expected: list[str]):
-    messages = check_resource(gp.validate_node_size_minimum, gp.VM, vm_inputs("gw-1", "host-1", **size), config)
+    messages = check_resource(gp.node_size_minimum_validator, gp.VM, vm_inputs("gw-1", "host-1", **size), config)
     if not expected:
         assert messages == []
         return
@@ -273,7 +274,7 @@ def test_node_size_minimum(size: dict[str, Any], config: dict[str, Any], expecte
 
 
 def test_node_size_applies_to_vms_only():
-    assert check_resource(gp.validate_node_size_minimum, gp.RELEASE, {"numCpus": 1}) == []
+    assert check_resource(gp.node_size_minimum_validator, gp.RELEASE, {"numCpus": 1}) == []
 
 
 # ----------------------------------------------------------------------------- nfs-storage-for-multi-node
@@ -300,13 +301,13 @@ NFS_CASES = [
 def test_nfs_release_without_outputs_is_not_judged():
     # A first preview: the Kubernetes provider's kubeconfig is unknown, so the engine returns no outputs.
     resources = cluster_set(["h1", "h2", "h3"], storage_values={}, release_outputs={})
-    assert check_stack(gp.validate_nfs_storage_for_multi_node, resources) == []
+    assert check_stack(gp.nfs_storage_for_multi_node_validator, resources) == []
 
 
 @pytest.mark.parametrize(("nodes", "values", "release", "expected"), NFS_CASES)
 def test_nfs_storage_for_multi_node(nodes: int, values: Any, release: str, expected: list[str]):
     resources = cluster_set([f"h{i}" for i in range(nodes)], storage_values=values, release_name=release)
-    reports = check_stack(gp.validate_nfs_storage_for_multi_node, resources)
+    reports = check_stack(gp.nfs_storage_for_multi_node_validator, resources)
     if not expected:
         assert reports == []
         return
@@ -321,7 +322,7 @@ def test_nfs_storage_for_multi_node(nodes: int, values: Any, release: str, expec
 def test_nfs_judges_each_cluster_on_its_own():
     single = cluster_set(["a1"], cluster="east", storage_values={})
     multi = cluster_set(["b1", "b2", "b3"], cluster="west", storage_values={})
-    reports = check_stack(gp.validate_nfs_storage_for_multi_node, single + multi)
+    reports = check_stack(gp.nfs_storage_for_multi_node_validator, single + multi)
     assert [where for _, where in reports] == [multi[-1].urn]
 
 
@@ -341,7 +342,7 @@ NFS_CONFIG_CASES = [
 @pytest.mark.parametrize(("nodes", "storage", "expected"), NFS_CONFIG_CASES)
 def test_nfs_storage_configured(nodes: int, storage: Any, expected: str | None):
     facts = changed(FACTS, {("nodes",): FACTS["nodes"][:nodes], ("storage",): storage})
-    messages = check_resource(gp.validate_nfs_storage_configured, gp.CLUSTER, facts)
+    messages = check_resource(gp.nfs_storage_configured_validator, gp.CLUSTER, facts)
     if expected is None:
         assert messages == []
     else:
@@ -369,7 +370,7 @@ HOSTNAME_CASES = [
 @pytest.mark.parametrize(("names", "expected"), HOSTNAME_CASES)
 def test_unique_hostnames(names: list[Any], expected: list[str]):
     facts = changed(FACTS, {("nodes", i, "hostname"): name for i, name in enumerate(names)})
-    messages = check_resource(gp.validate_unique_hostnames, gp.CLUSTER, facts)
+    messages = check_resource(gp.unique_hostnames_validator, gp.CLUSTER, facts)
     assert len(messages) == len(expected), messages
     for fragment, message in zip(expected, messages, strict=True):
         assert fragment in message
@@ -389,7 +390,7 @@ def test_unique_hostnames(names: list[Any], expected: list[str]):
 )
 def test_ssh_host_keys_pinned(pinned: list[Any], expected: str | None):
     facts = changed(FACTS, {("nodes", i, "sshHostKeyPinned"): p for i, p in enumerate(pinned)})
-    messages = check_resource(gp.validate_ssh_host_keys_pinned, gp.CLUSTER, facts)
+    messages = check_resource(gp.ssh_host_keys_pinned_validator, gp.CLUSTER, facts)
     assert (messages == []) == (expected is None)
     if expected:
         assert expected in messages[0] and "sshHostKey" in messages[0]
@@ -409,7 +410,7 @@ def test_ssh_host_keys_pinned(pinned: list[Any], expected: str | None):
     ],
 )
 def test_ova_over_https(type_: str, inputs: dict[str, Any], flagged: bool):
-    messages = check_resource(gp.validate_ova_over_https, type_, inputs)
+    messages = check_resource(gp.ova_over_https_validator, type_, inputs)
     assert bool(messages) == flagged
     assert_fixable(messages)
 
@@ -431,7 +432,7 @@ def test_ova_over_https(type_: str, inputs: dict[str, Any], flagged: bool):
     ],
 )
 def test_chart_versions_pinned(inputs: dict[str, Any], flagged: bool):
-    messages = check_resource(gp.validate_chart_versions_pinned, gp.RELEASE, {"name": "gateway-manager", **inputs})
+    messages = check_resource(gp.chart_versions_pinned_validator, gp.RELEASE, {"name": "gateway-manager", **inputs})
     assert bool(messages) == flagged, messages
     assert_fixable(messages)
 
@@ -451,7 +452,7 @@ def test_chart_versions_pinned(inputs: dict[str, Any], flagged: bool):
 )
 def test_metallb_range_in_subnet(pool: str, expected: list[str]):
     messages = check_resource(
-        gp.validate_metallb_range_in_subnet, gp.CLUSTER, changed(FACTS, {("metallbRange",): pool})
+        gp.metallb_range_in_subnet_validator, gp.CLUSTER, changed(FACTS, {("metallbRange",): pool})
     )
     for fragment in expected:
         assert any(fragment in m for m in messages), (fragment, messages)
@@ -486,6 +487,21 @@ def test_facts_fixture_has_the_components_shape():
     run = run_stack("prod")
     [cluster] = run.by_type(gp.CLUSTER)
     real = harness.reveal(cluster.inputs)
-    assert set(real) == set(FACTS)
+    assert set(real) == set(FACTS) == set(ClusterFacts.__annotations__)
     assert set(real["network"]) == set(FACTS["network"])
     assert {k for n in real["nodes"] for k in n} == {k for n in FACTS["nodes"] for k in n}
+
+
+def test_fact_paths_are_checked_against_the_contract():
+    """The pack reads the component's props through paths checked against ``ClusterFacts`` on import."""
+    assert fact_path(ClusterFacts, "nodes", 0, "ip") == ("nodes", 0, "ip")
+    assert fact_path(ClusterFacts, "storage", "nfsPath") == ("storage", "nfsPath"), "through `| None`"
+    for within, steps in [
+        (ClusterFacts, ("network", "cidrs")),
+        (ClusterFacts, ("floatingIP",)),
+        (ClusterFacts, ("floatingIp", 0)),
+        (ClusterFacts, ("nodes", "ip")),
+        (NodeFacts, ("nfsPath",)),
+    ]:
+        with pytest.raises(KeyError):
+            fact_path(within, *steps)

@@ -17,6 +17,7 @@ import pytest
 
 from gatewayctl import harness, policy_eval, stackfile
 from policies import gateway_policies as gp
+from policies.gateway_policies import cluster_inputs
 from tests.stacks import PROJECT, SENTINELS, gatewayctl, make_project, run_stack, stack_raw
 
 NS = "gateway-cluster"
@@ -201,7 +202,7 @@ def test_judged_inputs_do_not_depend_on_resources_being_created():
     never an output of a resource that does not exist yet."""
     run = run_stack("prod")
     judged = {
-        gp.CLUSTER: {"network", "floatingIp", "nodes", "storage", "metallbRange"},
+        gp.CLUSTER: set(cluster_inputs.JUDGED),
         gp.VM: {"name", "hostSystemId", "numCpus", "memory", "disks"},
         gp.RELEASE: {"name", "chart", "version", "values"},
     }

@@ -193,7 +193,12 @@ PICK_CASES = [
     pytest.param({"Pulumi.prod.yaml": "x: 2\n", "Pulumi.dev.yaml": "x: 2\n"}, [], '["dev", "prod"]', id="two"),
     pytest.param({"components/node.py": "x = 2\n"}, [], '["dev", "lab", "prod"]', id="program-change"),
     pytest.param({"Pulumi.yaml": "x: 2\n"}, [], '["dev", "lab", "prod"]', id="project-file"),
-    pytest.param({"policies/gateway_policies.py": "x = 1\n"}, [], '["dev", "lab", "prod"]', id="pack-change"),
+    pytest.param(
+        {"policies/gateway_policies/rules/unique_hostnames.py": "x = 1\n"},
+        [],
+        '["dev", "lab", "prod"]',
+        id="pack-change",
+    ),
     pytest.param({"README.md": "y\n", "docs/policies.md": "y\n"}, [], "[]", id="docs-only"),
     pytest.param({"Pulumi.qa.yaml": "x: 1\n"}, [], '["qa"]', id="new-stack"),
     pytest.param({}, ["Pulumi.lab.yaml"], "[]", id="removed-stack"),
