@@ -20,7 +20,7 @@ What each policy may look at, and why:
 - Values that cannot be known during a preview (outputs of resources not created yet) reach a policy as
   unknowns. A policy never judges an unknown, so what is known is still judged.
 
-Which rules the config parser (``components/config.py``) also enforces, and why: ``docs/policies-rules.md``.
+Which rules the config parser (``components/config``) also enforces, and why: ``docs/policies-rules.md``.
 Nothing here imports the program (``components/``) or ``gatewayctl/``: the pack is published on its own.
 """
 

@@ -1,6 +1,6 @@
 """IP addresses and ranges as the policies parse them: leniently, ``None`` for anything malformed.
 
-The config parser (``components/config.py``) parses the same notations strictly, to reject what the
+The config parser (``components/config``) parses the same notations strictly, to reject what the
 program cannot build; the pack parses them again because it judges any program's resources and is
 published on its own (see ``docs/policies-rules.md``).
 """
