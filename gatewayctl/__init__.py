@@ -1,1 +1,1 @@
-"""gatewayctl: offline tools for the gateway-cluster Pulumi program (plan, preflight)."""
+"""gatewayctl: offline tools for the gateway-cluster Pulumi program (plan, preflight, schema)."""

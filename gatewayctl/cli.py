@@ -1,8 +1,9 @@
 """``gatewayctl``: the offline plan and other operator tools. Run from the project root.
 
-Exit codes: 0 ok; 1 mandatory policy violation (``plan``) or failed check (``preflight``); 2 invalid
-configuration; 3 anything else (unknown stack, unreadable file, internal error). No path prints a traceback
-unless ``GATEWAYCTL_DEBUG=1``.
+Exit codes, for every command (:mod:`gatewayctl.errors`): 0 ok; 1 a check, policy or step failed (a mandatory
+policy violation for ``plan``, a failed check for ``preflight``); 2 invalid configuration, or a command line
+argparse rejects; 3 anything else (unknown stack, unreadable file, unusable option value, vCenter unusable,
+internal error). No path prints a traceback unless ``GATEWAYCTL_DEBUG=1``.
 """
 
 from __future__ import annotations
@@ -12,105 +13,33 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
 from components.config import ConfigError
-from gatewayctl import preflight, stackfile
-from gatewayctl.common import (
-    EXIT_OK,
-    EXIT_OTHER,
-    EXIT_VIOLATION,
-    UsageError,
-    add_config_option,
-    err,
-    parse_overrides,
-    project_dir,
-    report_config_error,
-)
-from gatewayctl.harness import InventoryError
+from gatewayctl.command_line import err
+from gatewayctl.commands import plan, preflight
+from gatewayctl.errors import EXIT_CONFIG, EXIT_OTHER, CommandError, config_error_json
 
-
-def _read_policy_config(path: str | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UsageError(f"--policy-config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--policy-config {path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"--policy-config {path}: must be a JSON object of policy name to settings")
-    return data
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    from gatewayctl import plan as planning
-
-    root = project_dir()
-    policy_config = _read_policy_config(args.policy_config)
-    inventory = None
-    if args.vcenter:
-        from gatewayctl import vcenter
-
-        inventory = vcenter.live_inventory(root, args.stack)
-    try:
-        prepared = stackfile.prepare(
-            stackfile.read_stack(root, args.stack), args.stack, overrides=parse_overrides(args.config)
-        )
-        # Before the run: a warning (a value left out because it is encrypted inside a map) often explains the
-        # config error that follows.
-        for warning in prepared.warnings:
-            err(f"warning: {warning}")
-        result = planning.make_plan(root, args.stack, inventory=inventory, prepared=prepared)
-    except ConfigError as error:
-        return report_config_error("plan", args.stack, error, as_json=args.json)
-    finally:
-        # Log out of vCenter (the look-ups are over): a leaked session counts against its session limit.
-        if inventory is not None:
-            inventory.close()
-    if not args.no_policies:
-        from gatewayctl import policy_eval
-
-        result.violations = policy_eval.evaluate(result.run, policy_config)
-    if args.json:
-        print(json.dumps(planning.to_json(result, show_secrets=args.show_secrets), indent=2))
-    else:
-        print(planning.to_text(result, show_secrets=args.show_secrets))
-    return EXIT_VIOLATION if result.mandatory_violations else EXIT_OK
+#: The commands, in the order ``--help`` lists them: each module's ``register(subparsers)`` adds its parser.
+COMMANDS = (plan, preflight)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatewayctl", description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    plan = sub.add_parser("plan", help="offline preview of a stack: resources, outputs, secrets needed, policies")
-    plan.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to plan")
-    plan.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    plan.add_argument("--show-secrets", action="store_true", help="show secret values instead of [secret]")
-    plan.add_argument(
-        "--policy-config",
-        metavar="FILE",
-        help="policy pack config (JSON), as for `pulumi preview --policy-pack-config`",
-    )
-    plan.add_argument("--no-policies", action="store_true", help="skip the policy pack")
-    add_config_option(plan)
-    plan.add_argument(
-        "--vcenter",
-        action="store_true",
-        help="answer vSphere look-ups from the live vCenter (credentials as for preflight)",
-    )
-    plan.set_defaults(func=cmd_plan)
-
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
-#: Further subcommands: each registers its parser and sets ``func``.
-EXTRA_COMMANDS: list[Callable[[Any], None]] = [preflight.register]
+def _report_config_error(args: argparse.Namespace, error: ConfigError) -> int:
+    """An invalid config, the same way for every command: JSON on stdout with ``--json``, else on stderr."""
+    if getattr(args, "json", False):
+        print(json.dumps(config_error_json(args.stack, error), indent=2))
+    else:
+        err(f"gatewayctl {args.command}: stack '{args.stack}': {error}")
+    return EXIT_CONFIG
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,15 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except (UsageError, stackfile.StackError) as exc:
+    except CommandError as exc:
         err(f"gatewayctl {args.command}: {exc}")
-        return EXIT_OTHER
-    except InventoryError as exc:
-        err(
-            f"gatewayctl {args.command}: vSphere look-up failed: {exc}. Check the name in the stack's "
-            "gateway-cluster:vsphere / nodes[].esxiHost against vCenter (`gatewayctl preflight` checks them all)."
-        )
-        return EXIT_OTHER
+        return exc.exit_code
+    except ConfigError as error:
+        return _report_config_error(args, error)
     except KeyboardInterrupt:
         err("gatewayctl: interrupted")
         return EXIT_OTHER

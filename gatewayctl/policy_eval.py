@@ -22,6 +22,9 @@ By default the run is judged as recorded: the mocks answer everything, as for a 
 resources exist. ``evaluate_pack(..., new_stack=True)`` judges what the first preview of a new stack would know
 (:func:`new_stack_views`), which the tests use to show that the policies never depend on values that only
 exist once resources do.
+
+Re-check on every upgrade of the Pulumi engine or pulumi-policy: each point above, against those sources.
+:data:`GATEWAY_PACK` binds this project's pack (``policies/``); the evaluation itself knows no particular pack.
 """
 
 from __future__ import annotations
@@ -50,15 +53,26 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from gatewayctl import harness
-from gatewayctl.common import UsageError
-from gatewayctl.plan import Violation
+from gatewayctl.harness.records import Resource, Run
+from gatewayctl.harness.records import stack_urn as stack_urn  # violations on the stack itself name it
+from gatewayctl.harness.wire import OUTPUT_SIG, RESOURCE_REF_SIG, SECRET_SIG, SIG_KEY, UNKNOWN, secret
 from policies import gateway_policies
 
 LEVELS: tuple[str, ...] = tuple(level.value for level in EnforcementLevel)
 
 
-class PolicyConfigError(UsageError):
+@dataclass(frozen=True)
+class Violation:
+    """One policy violation, as the engine reports it."""
+
+    policy: str
+    level: str
+    """advisory, mandatory or remediate."""
+    message: str
+    urn: str | None
+
+
+class PolicyConfigError(Exception):
     """The policy config file is not one the engine would accept (``plan`` exits 3, as for a bad option)."""
 
 
@@ -202,18 +216,18 @@ def engine_wire(value: Any) -> Any:
         return [engine_wire(v) for v in value]
     if not isinstance(value, dict):
         return value
-    sig = value.get(harness.SIG_KEY)
-    if sig == harness.SECRET_SIG:
-        return harness.secret(engine_wire(value.get("value")))
-    if sig == harness.OUTPUT_SIG:
+    sig = value.get(SIG_KEY)
+    if sig == SECRET_SIG:
+        return secret(engine_wire(value.get("value")))
+    if sig == OUTPUT_SIG:
         if "value" not in value:
-            return harness.UNKNOWN
+            return UNKNOWN
         inner = engine_wire(value["value"])
-        return harness.secret(inner) if value.get("secret") else inner
-    if sig == harness.RESOURCE_REF_SIG:
+        return secret(inner) if value.get("secret") else inner
+    if sig == RESOURCE_REF_SIG:
         if "id" in value:
-            return value["id"] or harness.UNKNOWN
-        return value.get("urn", harness.UNKNOWN)
+            return value["id"] or UNKNOWN
+        return value.get("urn", UNKNOWN)
     return {k: engine_wire(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("__"))}
 
 
@@ -234,7 +248,7 @@ def _seconds(duration: Any) -> float:
     return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(duration))
 
 
-def _options(resource: harness.Resource) -> PolicyResourceOptions:
+def _options(resource: Resource) -> PolicyResourceOptions:
     opts = resource.options
     timeouts = opts.get("customTimeouts") or {}
     return PolicyResourceOptions(
@@ -250,13 +264,9 @@ def _options(resource: harness.Resource) -> PolicyResourceOptions:
     )
 
 
-def stack_urn(run: harness.Run) -> str:
-    return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"
-
-
-def _stack_resource(run: harness.Run) -> harness.Resource:
+def _stack_resource(run: Run) -> Resource:
     """The root stack resource: the engine analyses it too (its outputs are the stack's exports)."""
-    return harness.Resource(
+    return Resource(
         urn=stack_urn(run),
         type="pulumi:pulumi:Stack",
         name=f"{run.project}-{run.stack}",
@@ -279,7 +289,7 @@ class Views:
     outputs: dict[str, dict[str, Any]]
 
 
-def recorded_views(run: harness.Run) -> Views:
+def recorded_views(run: Run) -> Views:
     """The run as recorded: everything the mocks answered is known (as in a preview of an existing stack)."""
     records = [_stack_resource(run), *run.resources]
     return Views(
@@ -288,7 +298,7 @@ def recorded_views(run: harness.Run) -> Views:
     )
 
 
-def new_stack_views(run: harness.Run) -> Views:
+def new_stack_views(run: Run) -> Views:
     """The run as the first ``pulumi preview`` of a new stack would see it, conservatively.
 
     Nothing exists yet, so every input that depends on a custom resource's output is unknown; outputs a
@@ -301,27 +311,27 @@ def new_stack_views(run: harness.Run) -> Views:
     inputs: dict[str, dict[str, Any]] = {}
     for r in records:
         inputs[r.urn] = {
-            key: harness.UNKNOWN if any(d in custom for d in r.property_dependencies.get(key, [])) else wire
+            key: UNKNOWN if any(d in custom for d in r.property_dependencies.get(key, [])) else wire
             for key, wire in r.inputs.items()
         }
     unconfigured = {
         r.urn
         for r in run.resources
-        if r.type.startswith("pulumi:providers:") and any(v == harness.UNKNOWN for v in inputs[r.urn].values())
+        if r.type.startswith("pulumi:providers:") and any(v == UNKNOWN for v in inputs[r.urn].values())
     }
     outputs: dict[str, dict[str, Any]] = {}
     for r in records:
         if not r.custom:
-            outputs[r.urn] = {key: harness.UNKNOWN for key in r.component_outputs or {}}
+            outputs[r.urn] = {key: UNKNOWN for key in r.component_outputs or {}}
         elif r.provider in unconfigured:
             outputs[r.urn] = {}
         else:
-            computed = {key: harness.UNKNOWN for key in r.state if key not in r.inputs}
+            computed = {key: UNKNOWN for key in r.state if key not in r.inputs}
             outputs[r.urn] = {**computed, **inputs[r.urn]}
     return Views(inputs=inputs, outputs=outputs)
 
 
-def stack_resources(run: harness.Run, views: Views | None = None) -> list[PolicyResource]:
+def stack_resources(run: Run, views: Views | None = None) -> list[PolicyResource]:
     """Every resource as ``AnalyzeStack`` gets it: outputs, with parents and dependencies linked."""
     views = views or recorded_views(run)
     records = [_stack_resource(run), *run.resources]
@@ -376,7 +386,7 @@ def _fixed(urn: str) -> Callable[[str | None], str]:
 
 
 def evaluate_pack(
-    pack: Pack, run: harness.Run, policy_config: Mapping[str, Any] | None = None, *, new_stack: bool = False
+    pack: Pack, run: Run, policy_config: Mapping[str, Any] | None = None, *, new_stack: bool = False
 ) -> list[Violation]:
     """Runs ``pack`` over ``run``: resource policies on each resource's inputs, then stack policies.
 
@@ -440,6 +450,6 @@ def evaluate_pack(
     return violations
 
 
-def evaluate(run: harness.Run, policy_config: Mapping[str, Any] | None) -> list[Violation]:
+def evaluate(run: Run, policy_config: Mapping[str, Any] | None) -> list[Violation]:
     """The gateway cluster's pack over ``run`` (``gatewayctl plan``'s evaluator)."""
     return evaluate_pack(GATEWAY_PACK, run, policy_config)

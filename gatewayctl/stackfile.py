@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 
 from components import config as cfg
+from gatewayctl.errors import CommandError
 
 
-class StackError(Exception):
-    """The stack file is missing or unreadable (not a config error: ``plan`` exits 3)."""
+class StackError(CommandError):
+    """The stack file is missing or unreadable (not a config error: exit 3)."""
 
 
 @dataclass(frozen=True)

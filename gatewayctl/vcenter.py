@@ -27,6 +27,7 @@ import pyVmomi
 from pyVim import connect as _pyvim_connect
 
 from gatewayctl import harness, probe, stackfile
+from gatewayctl.errors import CommandError
 
 # pyVmomi builds its types at run time and its stubs are partial (untyped calls, Optional everywhere): the
 # API is used as the dynamic objects it is.
@@ -52,17 +53,16 @@ SERVER_ENV, USER_ENV, PASSWORD_ENV, INSECURE_ENV = (
 )
 
 
-class VCenterError(stackfile.StackError):
+class VCenterError(CommandError):
     """vCenter cannot be used: no credentials, unreachable, untrusted certificate or login refused.
 
-    A ``StackError``, so ``plan --vcenter`` reports it like any other problem outside the program's config
-    (exit 3, no traceback); ``preflight`` turns it into a failing check with :attr:`fix`.
+    ``plan --vcenter`` reports it like any other problem outside the program's config (exit 3, no traceback);
+    ``preflight`` turns it into a failing check with :attr:`message` and :attr:`fix`.
     """
 
     def __init__(self, message: str, fix: str) -> None:
-        super().__init__(f"{message}. {fix}")
-        self.message = message
-        self.fix = fix
+        super().__init__(message, fix)
+        self.fix: str = fix
 
 
 class NotFound(harness.InventoryError):

@@ -13,9 +13,11 @@ from typing import Any
 
 import yaml
 
-from gatewayctl import cli, harness, stackfile
+from gatewayctl import cli, harness, program_fakes, stackfile
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Every run in the tests answers the program's own dynamic resources as `plan` does.
+program_fakes.install()
 
 #: One unique, recognisable value per secret key, so that a leak of any of them can be found anywhere.
 SENTINELS: dict[str, str] = {

@@ -113,10 +113,6 @@ def test_urns_are_the_engines():
     )
     assert run.named("gateway").urn == "urn:pulumi:prod::gateway-cluster::gateway-cluster:index:GatewayCluster::gateway"
     for r in run.resources:
-        parent = run.by_urn(r.parent) if r.parent and r.parent != _stack_urn(run) else None
+        parent = run.by_urn(r.parent) if r.parent and r.parent != harness.stack_urn(run) else None
         expected = r.type if parent is None else f"{parent.urn.split('::')[2]}${r.type}"
         assert r.urn.split("::")[2] == expected, r.urn
-
-
-def _stack_urn(run: harness.Run) -> str:
-    return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"

@@ -1,4 +1,5 @@
-"""`preflight`'s OVA checks (gatewayctl/ova_checks.py): ``ova.source``, ``ova.hardware`` and ``ova.descriptor``.
+"""`preflight`'s OVA checks (gatewayctl/commands/preflight/ova_checks.py): ``ova.source``, ``ova.hardware`` and
+``ova.descriptor``.
 
 OVAs come from tests/ova_builder.py, served from threads on 127.0.0.1 (HTTP, or HTTPS with a self-signed
 certificate) or written to files. The check functions are called directly; one test runs `gatewayctl preflight
@@ -21,8 +22,8 @@ from typing import Any
 import pytest
 
 from components import config as cfg
-from gatewayctl import ova_checks
-from gatewayctl.preflight import Check
+from gatewayctl.checks import Check
+from gatewayctl.commands.preflight import ova_checks
 from tests.ova_builder import (
     OvaServer,
     OvaSpec,

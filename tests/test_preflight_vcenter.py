@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from components.cluster import annotation_owner, node_annotation
-from gatewayctl import harness, ova_checks, preflight, probe, vcenter
+from gatewayctl import harness, probe, vcenter
+from gatewayctl.commands.preflight import network_checks, ova_checks, report, vcenter_checks
 from tests import vcsim_fixture
 from tests.stacks import gatewayctl, make_project, run_stack, stack_raw
 from tests.vcsim_fixture import LoopbackGuard, Simulator, loopback_only, vcsim, vcsim_binary
@@ -408,7 +409,7 @@ def test_unknown_stack_exits_3(tmp_path):
 
 
 def test_settings_are_the_programs():
-    settings, raw = preflight.load_settings(vcsim_fixture.ROOT, "prod", {f"{NS}:primary": "gw-prod-2"})
+    settings, raw = report.load_settings(vcsim_fixture.ROOT, "prod", {f"{NS}:primary": "gw-prod-2"})
     assert settings.primary == "gw-prod-2"
     assert [str(n.ip) for n in settings.nodes] == ["10.20.30.41", "10.20.30.42", "10.20.30.43"]
     assert raw[f"{NS}:primary"] == "gw-prod-2"
@@ -482,7 +483,7 @@ def test_build_is_cached(vcsim_binary: Path):
 
 
 def prod_settings(**storage: str) -> Any:
-    settings, _ = preflight.load_settings(vcsim_fixture.ROOT, "prod")
+    settings, _ = report.load_settings(vcsim_fixture.ROOT, "prod")
     assert settings.storage is not None
     return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, **storage))
 
@@ -499,9 +500,9 @@ def test_nfs_name_is_resolved_once(monkeypatch):
         return ["127.0.0.1"]
 
     with socket.create_server(("127.0.0.1", 0)) as server:
-        monkeypatch.setattr(preflight, "NFS_PORT", server.getsockname()[1])
+        monkeypatch.setattr(network_checks, "NFS_PORT", server.getsockname()[1])
         monkeypatch.setattr(probe, "resolve", resolve)
-        rows = preflight.check_nfs(prod_settings(nfs_server="nfs.lab.test"), 2)
+        rows = network_checks.check_nfs(prod_settings(nfs_server="nfs.lab.test"), 2)
     assert [(r.id, r.status) for r in rows] == [("nfs.dns", "pass"), ("nfs.port", "pass")], rows
     assert calls == ["nfs.lab.test"]
 
@@ -513,7 +514,7 @@ def test_an_address_that_could_not_be_probed_is_a_warning():
         reached = {"10.20.30.41", "10.20.30.42"}
         return {a: probe.AddressAnswer(a, False, probed=a in reached) for a in addresses}
 
-    rows = preflight.check_addresses(settings, preflight.Placement(), 0.1, probe_addresses)
+    rows = network_checks.check_addresses(settings, vcenter_checks.Placement(), 0.1, probe_addresses)
     assert [(r.target, r.status) for r in rows] == [
         ("10.20.30.41 (gw-prod-1)", "pass"),
         ("10.20.30.42 (gw-prod-2)", "pass"),
@@ -532,20 +533,20 @@ def test_a_check_that_breaks_midway_still_gives_the_table(vcsim_binary, monkeypa
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(preflight, "check_hosts", broken)
-    monkeypatch.setattr(preflight, "check_nfs", broken)
+    monkeypatch.setattr(vcenter_checks, "check_hosts", broken)
+    monkeypatch.setattr(network_checks, "check_nfs", broken)
     monkeypatch.setattr(ova_checks, "check_ova", broken)
     with vcsim_fixture.running(binary=vcsim_binary) as sim:
         raw = {**sim_stack(sim), "vsphere:password": sim.password}
-        report = preflight.run_checks(vcsim_fixture.ROOT, "prod", settings, raw, env={}, probe_addresses=broken)
+        result = report.run_checks(vcsim_fixture.ROOT, "prod", settings, raw, env={}, probe_addresses=broken)
         assert open_sessions(sim) == []
-    rows = [(c.id, c.status) for c in report.checks]
+    rows = [(c.id, c.status) for c in result.checks]
     assert rows[:2] == [("vcenter", "pass"), ("datacenter", "pass")]
     assert ("datastore.space", "pass") in rows
     assert rows[-4:] == [("vcenter", "fail"), ("ova.source", "fail"), ("ip.free", "fail"), ("nfs", "fail")], rows
-    assert all("unexpected error (RuntimeError: boom)" in c.message for c in report.checks[-4:])
-    assert report.failed
-    assert "the check stopped on an unexpected error (RuntimeError: boom)" in preflight.to_text(report)
+    assert all("unexpected error (RuntimeError: boom)" in c.message for c in result.checks[-4:])
+    assert result.failed
+    assert "the check stopped on an unexpected error (RuntimeError: boom)" in report.to_text(result)
 
 
 def test_a_silent_dns_server_costs_one_timeout(monkeypatch):

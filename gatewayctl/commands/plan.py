@@ -1,26 +1,34 @@
-"""The offline plan: what ``pulumi preview`` would show, computed under Pulumi's mock runtime."""
+"""``gatewayctl plan``: the offline preview, what ``pulumi preview`` would show, computed under Pulumi's mock
+runtime (:mod:`gatewayctl.harness`) and judged by the policy pack as the engine judges it.
+
+Exit 0, or 1 when a mandatory policy is violated; an invalid config exits 2, anything else 3 (see
+:mod:`gatewayctl.errors`).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.config import NAMESPACE, ONE_OF_SECRETS
-from gatewayctl import harness, stackfile
+from gatewayctl import harness, program_fakes, stackfile, vcenter
+from gatewayctl.command_line import (
+    add_command,
+    add_config_option,
+    add_stack_arguments,
+    err,
+    parse_overrides,
+    project_dir,
+)
+from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from gatewayctl.harness import Inventory, Resource, Run
 
-
-@dataclass(frozen=True)
-class Violation:
-    """One policy violation, as the engine reports it."""
-
-    policy: str
-    level: str
-    """advisory, mandatory or remediate."""
-    message: str
-    urn: str | None
+if TYPE_CHECKING:  # the analyzer loads pulumi-policy and jsonschema: imported when the policies run
+    from gatewayctl.policy_eval import Violation
 
 
 @dataclass
@@ -44,7 +52,8 @@ def make_plan(
     prepared: stackfile.PreparedConfig | None = None,
 ) -> Plan:
     """Runs the program for ``stack`` offline (with ``prepared``, the stack file already read). Raises
-    ``ConfigError`` (invalid config) or ``StackError``."""
+    ``ConfigError`` (invalid config), ``StackError`` or ``InventoryError`` (a look-up found nothing)."""
+    program_fakes.install()
     if prepared is None:
         prepared = stackfile.prepare(stackfile.read_stack(project_dir, stack), stack, overrides=overrides)
     run = harness.run_program(
@@ -54,10 +63,6 @@ def make_plan(
 
 
 # ------------------------------------------------------------------------------------------------ JSON
-
-
-def _stack_urn(run: Run) -> str:
-    return f"urn:pulumi:{run.stack}::{run.project}::pulumi:pulumi:Stack::{run.project}-{run.stack}"
 
 
 def plan_options(resource: Resource) -> dict[str, Any]:
@@ -166,7 +171,7 @@ def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
     children: dict[str | None, list[Resource]] = {}
     for r in run.resources:
         children.setdefault(r.parent, []).append(r)
-    stack_urn = _stack_urn(run)
+    stack_urn = harness.stack_urn(run)
     names = run.names_by_id()
     lines.append(f"+ pulumi:pulumi:Stack  {run.project}-{run.stack}")
 
@@ -205,8 +210,6 @@ def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
 
 
 def _render(value: Any) -> str:
-    import json
-
     if isinstance(value, str):
         return value
     return json.dumps(value)
@@ -221,3 +224,82 @@ def _violations_text(violations: list[Violation]) -> str:
             where = f"\n      on {v.urn}" if v.urn else ""
             lines.append(f"  [{level}] {v.policy}: {v.message}{where}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def _read_policy_config(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"--policy-config {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--policy-config {path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--policy-config {path}: must be a JSON object of policy name to settings")
+    return data
+
+
+#: What to do when a vSphere look-up finds nothing.
+LOOKUP_FIX = (
+    "Check the name in the stack's gateway-cluster:vsphere / nodes[].esxiHost against vCenter "
+    "(`gatewayctl preflight` checks them all)."
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_dir()
+    policy_config = _read_policy_config(args.policy_config)
+    live = vcenter.live_inventory(root, args.stack) if args.vcenter else None
+    try:
+        prepared = stackfile.prepare(
+            stackfile.read_stack(root, args.stack), args.stack, overrides=parse_overrides(args.config)
+        )
+        # Before the run: a warning (a value left out because it is encrypted inside a map) often explains the
+        # config error that follows.
+        for warning in prepared.warnings:
+            err(f"warning: {warning}")
+        inventory = live if live is not None else harness.DeclaredInventory()
+        result = make_plan(root, args.stack, inventory=inventory, prepared=prepared)
+    except harness.InventoryError as exc:
+        raise CommandError(f"vSphere look-up failed: {exc}", LOOKUP_FIX) from None
+    finally:
+        # Log out of vCenter (the look-ups are over): a leaked session counts against its session limit.
+        if live is not None:
+            live.close()
+    if not args.no_policies:
+        from gatewayctl import policy_eval
+
+        try:
+            result.violations = policy_eval.evaluate(result.run, policy_config)
+        except policy_eval.PolicyConfigError as exc:
+            raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(to_json(result, show_secrets=args.show_secrets), indent=2))
+    else:
+        print(to_text(result, show_secrets=args.show_secrets))
+    return EXIT_FAILED if result.mandatory_violations else EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``plan`` to gatewayctl's subcommands."""
+    parser = add_command(
+        subparsers, "plan", run, summary="offline preview of a stack: resources, outputs, secrets needed, policies"
+    )
+    add_stack_arguments(parser, verb="plan")
+    parser.add_argument("--show-secrets", action="store_true", help="show secret values instead of [secret]")
+    parser.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        help="policy pack config (JSON), as for `pulumi preview --policy-pack-config`",
+    )
+    parser.add_argument("--no-policies", action="store_true", help="skip the policy pack")
+    add_config_option(parser)
+    parser.add_argument(
+        "--vcenter",
+        action="store_true",
+        help="answer vSphere look-ups from the live vCenter (credentials as for preflight)",
+    )

@@ -30,7 +30,7 @@ from typing import IO, Any, TypeVar, cast
 from xml.parsers import expat
 
 from components import config as cfg
-from gatewayctl.preflight import Check, _key, failed, ok, warned
+from gatewayctl.checks import Check, config_key, failed, ok, warned
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -165,7 +165,7 @@ class _Fetch:
                 f"{where}: TLS failed, the server's certificate is not trusted here ({detail or exc}){trail}",
                 "The vSphere provider verifies TLS when it downloads the OVA's disks: add the CA of the server's "
                 "certificate to the system trust store of the machine that runs `pulumi up` (update-ca-certificates)"
-                f", or serve the OVA with a trusted certificate, or download it and set {_key('ova.path')}",
+                f", or serve the OVA with a trusted certificate, or download it and set {config_key('ova.path')}",
             )
         if isinstance(exc, TimeoutError):
             return SourceError(f"{where}: no complete answer within {self.timeout:g} s{trail}", _fix_url(slow=True))
@@ -175,10 +175,10 @@ class _Fetch:
 
 def _fix_url(slow: bool = False) -> str:
     return (
-        f"Check {_key('ova.url')}, and the proxy (HTTPS_PROXY, NO_PROXY) and firewall between here and the server: "
-        "the vSphere provider downloads the OVA on the machine that runs `pulumi up`, so run preflight there"
+        f"Check {config_key('ova.url')}, and the proxy (HTTPS_PROXY, NO_PROXY) and firewall between here and the "
+        "server: the vSphere provider downloads the OVA on the machine that runs `pulumi up`, so run preflight there"
         f"{' (raise --probe-timeout for a slow server)' if slow else ''}; or download the OVA and set "
-        f"{_key('ova.path')}"
+        f"{config_key('ova.path')}"
     )
 
 
@@ -207,7 +207,7 @@ def _open_file(ova: cfg.OvaSettings, base: Path | None) -> IO[bytes]:
     path = Path(ova.path or "")
     path = path if path.is_absolute() or base is None else base / path  # pulumi runs in the project directory
     fix = f"Put the OVA at {path} on the machine that runs `pulumi up` (the provider reads it there), or fix "
-    fix += _key("ova.path")
+    fix += config_key("ova.path")
     if not path.exists():
         raise SourceError(f"no such file: {path}{' (a broken symbolic link)' if path.is_symlink() else ''}", fix)
     if not path.is_file():
@@ -311,9 +311,9 @@ def _compare(key: str, configured: str, found: Sequence[str]) -> Check:
     values = list(dict.fromkeys(found))
     if values == [configured]:
         return ok("ova.hardware", key, f"{configured}, as in the OVA")
-    message = f"{_key(f'ova.{key}')} is {configured}, but the OVA's descriptor says {' and '.join(values)}: the "
+    message = f"{config_key(f'ova.{key}')} is {configured}, but the OVA's descriptor says {' and '.join(values)}: the "
     message += f"vSphere provider would set {configured} on every VM, over the OVA's own"
-    return failed("ova.hardware", key, message, f"Set {_key(f'ova.{key}')}: {values[0]}")
+    return failed("ova.hardware", key, message, f"Set {config_key(f'ova.{key}')}: {values[0]}")
 
 
 def _hardware(root: ET.Element, ova: cfg.OvaSettings) -> list[Check]:
@@ -330,7 +330,7 @@ def _hardware(root: ET.Element, ova: cfg.OvaSettings) -> list[Check]:
         want = ova.scsi_type if key == "scsiType" else ova.nic_type
         subtypes = list(dict.fromkeys(sub for t, sub in items if t == kind))
         unsupported = [s for s in subtypes if s.lower() not in SUBTYPES[kind]]
-        fix = f"Ask the vendor which {noun} type the appliance needs, and set {_key(f'ova.{key}')} to it"
+        fix = f"Ask the vendor which {noun} type the appliance needs, and set {config_key(f'ova.{key}')} to it"
         if not subtypes:
             rows.append(warned("ova.hardware", key, f"not compared: the OVA's descriptor has no {noun}", fix))
         elif unsupported:
@@ -357,7 +357,7 @@ def _descriptor(root: ET.Element, ova: cfg.OvaSettings) -> list[Check]:
         elif not defined[key][1]:
             problems.append(f"ova.properties.{name} is {key}: not user-configurable, the provider refuses to set it")
     keys = ", ".join(sorted(defined)[:20]) or "none"
-    fix = f"Map each field in {_key('ova.properties')} to a user-configurable key the OVA defines: the provider "
+    fix = f"Map each field in {config_key('ova.properties')} to a user-configurable key the OVA defines: the provider "
     fix += "can set no other"
     mapped = f"the OVA defines every mapped key: {', '.join(ova.properties.values())}"
     problem = "; ".join(problems) + f" (the OVA's keys: {keys})"
@@ -369,7 +369,9 @@ def _descriptor(root: ET.Element, ova: cfg.OvaSettings) -> list[Check]:
         rows.append(ok("ova.descriptor", "ovfNetwork", f"the OVA has network {ova.ovf_network!r}"))
     else:
         message = f"the OVA has no network {ova.ovf_network!r}; it has {', '.join(map(repr, networks)) or 'none'}"
-        fix = f"Set {_key('ova.ovfNetwork')}: {networks[0]}" if networks else "Use an OVA that defines its network"
+        fix = (
+            f"Set {config_key('ova.ovfNetwork')}: {networks[0]}" if networks else "Use an OVA that defines its network"
+        )
         rows.append(failed("ova.descriptor", "ovfNetwork", message, fix))
     return rows
 
@@ -404,12 +406,12 @@ def _disks(root: ET.Element, disk_gb: int) -> Check:
             "ova.descriptor",
             "disks",
             "one disk, of a capacity not given in bytes: not compared with nodeSize.diskGb",
-            f"Make sure {_key('nodeSize.diskGb')} is at least the OVA's disk size",
+            f"Make sure {config_key('nodeSize.diskGb')} is at least the OVA's disk size",
         )
     if size > disk_gb:
-        message = f"{_key('nodeSize.diskGb')} is {disk_gb}, but the OVA's disk is {size:g} GB: vSphere cannot shrink "
-        message += "a disk, and the provider deletes a clone whose disk it cannot resize"
-        return failed("ova.descriptor", "disks", message, f"Set {_key('nodeSize.diskGb')}: {math.ceil(size)}")
+        message = f"{config_key('nodeSize.diskGb')} is {disk_gb}, but the OVA's disk is {size:g} GB: vSphere cannot "
+        message += "shrink a disk, and the provider deletes a clone whose disk it cannot resize"
+        return failed("ova.descriptor", "disks", message, f"Set {config_key('nodeSize.diskGb')}: {math.ceil(size)}")
     return ok("ova.descriptor", "disks", f"one disk of {size:g} GB, grown to {disk_gb} GB")
 
 

@@ -1,0 +1,149 @@
+"""The process-global runtime state: one program run at a time, on an event loop of its own, under the mocks.
+
+:func:`run_program` executes ``__main__.py`` of a project for a stack (its config already resolved) with
+:class:`~gatewayctl.harness.monitor.RecordingMonitor` in place of the engine, and returns the :class:`Run`.
+
+Re-check on every SDK upgrade: ``set_mocks`` (its pre-created Stack, hence ``set_root_resource(None)``),
+``set_all_config``, ``run_in_stack``, and what a failed program leaves behind (pending tasks in the loop and
+in ``SETTINGS.outputs``), which :func:`_close` clears so that the next run starts clean.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import runpy
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pulumi
+import pulumi.runtime
+import pulumi.runtime.settings
+
+from gatewayctl.harness.inventory import DeclaredInventory, Inventory
+from gatewayctl.harness.monitor import Mocks, RecordingMonitor
+from gatewayctl.harness.ordering import stable_order
+from gatewayctl.harness.records import Invoke, Resource, Run
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self, sink: list[tuple[str, str]]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append((record.levelname.lower(), record.getMessage()))
+
+
+def project_name(project_dir: Path) -> str:
+    """The project's name, as the Pulumi CLI reads it from ``Pulumi.yaml`` (it is part of every URN)."""
+    import yaml
+
+    data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    return str(data["name"])
+
+
+_RUN_LOCK = threading.Lock()
+
+
+def run_program(
+    project_dir: Path,
+    stack: str,
+    config: Mapping[str, str],
+    *,
+    secret_keys: Sequence[str] = (),
+    inventory: Inventory | None = None,
+    preview: bool = True,
+    record_into: list[Resource] | None = None,
+) -> Run:
+    """Runs the project's ``__main__.py`` for ``stack`` with ``config`` (full keys, string values; maps and
+    lists as JSON) and returns what it registered. Exceptions the program raises (``ConfigError`` among
+    them) propagate after the runtime has shut down; ``record_into`` then still receives what was registered.
+    """
+    project_dir = project_dir.resolve()
+    project = project_name(project_dir)
+    lock = threading.Lock()
+    invokes: list[Invoke] = []
+    messages: list[tuple[str, str]] = []
+    logger = logging.getLogger(f"gatewayctl.harness.{id(messages)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_LogCollector(messages))
+    mocks = Mocks(inventory or DeclaredInventory(), invokes, lock)
+    monitor = RecordingMonitor(mocks, lock)
+    if record_into is not None:
+        monitor.records = record_into
+
+    # One program run at a time per process: the Pulumi runtime's settings are process-wide.
+    with _RUN_LOCK:
+        previous_loop = _current_loop()
+        loop = asyncio.new_event_loop()
+        # Futures a failed program leaves unretrieved report through the loop's handler (even after the
+        # loop closed): keep those reports in the run's log rather than on the user's terminal.
+        loop.set_exception_handler(lambda _loop, context: messages.append(("debug", str(context.get("message")))))
+        asyncio.set_event_loop(loop)
+        added_path = str(project_dir) not in sys.path
+        if added_path:
+            sys.path.insert(0, str(project_dir))
+        # `pulumi` runs a Python program from its project folder: relative paths in config mean the same here.
+        previous_cwd = os.getcwd()
+        os.chdir(project_dir)
+        try:
+            pulumi.runtime.set_mocks(
+                mocks, project=project, stack=stack, preview=preview, logger=logger, monitor=monitor
+            )
+            pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+            pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
+            main = str(project_dir / "__main__.py")
+
+            def program() -> None:
+                runpy.run_path(main, run_name="__main__")
+
+            loop.run_until_complete(pulumi.runtime.run_in_stack(program))
+        finally:
+            _close(loop)
+            os.chdir(previous_cwd)
+            if added_path:
+                sys.path.remove(str(project_dir))
+            # A fresh loop for whoever runs next (pytest's own tests, a second program run).
+            asyncio.set_event_loop(
+                previous_loop if previous_loop and not previous_loop.is_closed() else asyncio.new_event_loop()
+            )
+
+    for record in monitor.records:
+        record.component_outputs = monitor.outputs_by_urn.get(record.urn)
+    records = stable_order(monitor.records)
+    stack_outputs = monitor.outputs_by_urn.get(monitor.stack_urn or "", {})
+    return Run(
+        project=project,
+        stack=stack,
+        resources=records,
+        outputs=stack_outputs,
+        invokes=invokes,
+        log=messages,
+    )
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Closes a run's loop without leaving its work behind: a program that failed leaves pending output
+    tasks, both on the loop and in the runtime's process-wide set, which the next run would otherwise await
+    on this closed loop ("Event loop is closed")."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    settings = pulumi.runtime.settings.SETTINGS
+    with settings.lock:
+        settings.outputs.clear()
+    loop.close()
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return None
