@@ -9,7 +9,8 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from gatewayctl import harness, policy_eval
+from gatewayctl import harness
+from gatewayctl.harness import analyzer as policy_eval
 from policies import gateway_policies as gp
 from policies.gateway_policies.facts import ClusterFacts
 

@@ -18,8 +18,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from gatewayctl import harness, policy_eval
-from gatewayctl.policy_eval import Pack, PolicyConfigError, reconcile_config
+from gatewayctl import harness
+from gatewayctl.harness import analyzer as policy_eval
+from gatewayctl.harness.analyzer import Pack, PolicyConfigError, reconcile_config
 from policies import gateway_policies as gp
 from tests.policy_fixtures import FACTS, changed, cluster_set, record, run_of, unknown_output, vm_inputs
 

@@ -17,7 +17,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from gatewayctl import harness, policy_eval
+from gatewayctl import harness
+from gatewayctl.harness import analyzer as policy_eval
 from policies import gateway_policies as gp
 from tests.stacks import PROJECT, run_stack, stack_raw
 

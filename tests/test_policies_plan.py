@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from gatewayctl import harness, policy_eval, stackfile
+from gatewayctl import harness, stackfile
+from gatewayctl.harness import analyzer as policy_eval
 from policies import gateway_policies as gp
 from policies.gateway_policies import cluster_inputs
 from tests.stacks import PROJECT, SENTINELS, gatewayctl, make_project, run_stack, stack_raw

@@ -28,7 +28,7 @@ from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from gatewayctl.harness import Inventory, Resource, Run
 
 if TYPE_CHECKING:  # the analyzer loads pulumi-policy and jsonschema: imported when the policies run
-    from gatewayctl.policy_eval import Violation
+    from gatewayctl.harness.analyzer import Violation
 
 
 @dataclass
@@ -271,11 +271,11 @@ def run(args: argparse.Namespace) -> int:
         if live is not None:
             live.close()
     if not args.no_policies:
-        from gatewayctl import policy_eval
+        from gatewayctl.harness import analyzer
 
         try:
-            result.violations = policy_eval.evaluate(result.run, policy_config)
-        except policy_eval.PolicyConfigError as exc:
+            result.violations = analyzer.evaluate(result.run, policy_config)
+        except analyzer.PolicyConfigError as exc:
             raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(to_json(result, show_secrets=args.show_secrets), indent=2))
