@@ -10,7 +10,7 @@ Two Pulumi dynamic resources call :mod:`components.vendor_api` from the dynamic 
 Both are idempotent: unchanged inputs mean no call at all, and an appliance that says it is already
 registered counts as registered when the resource is first created. Neither deletes anything remotely: the
 vendor documents no de-register call, so ``pulumi destroy`` or a migration leaves that step to the vendor's
-UI (the README, "Migrating from a classic gateway").
+UI (docs/operations.md, "Migrating from a classic gateway").
 
 The providers hold no state: every value, secrets included, reaches them as a (secret) input, so the
 provider that Pulumi pickles into the state (``__provider``) captures no secret.
@@ -117,12 +117,12 @@ class RegistrationProvider(dynamic.ResourceProvider):
                 "the appliance is already registered, so it cannot take the new activation token or tenant.",
                 "The vendor documents no de-register call: de-register (detach) this gateway from its "
                 "management profile in the vendor's UI, then run `pulumi up` again "
-                "(README, section Migrating from a classic gateway).",
+                "(docs/operations.md, section Migrating from a classic gateway).",
             )
         return dynamic.UpdateResult(outs=self._outs(news, outcome))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # No de-register call exists in the vendor's public API: the UI step is in the README
+        # No de-register call exists in the vendor's public API: the UI step is in docs/operations.md
         # (Migrating from a classic gateway).
         return None
 
@@ -295,7 +295,7 @@ class GatewayRegistration(pulumi.ComponentResource):
         if reason is not None or settings is None:
             pulumi.log.warn(
                 f"Registration skipped: {reason}. Set the activationToken secret, or the platform API credentials "
-                "(see the README, section Registering a new cluster), and run `pulumi up` again.",
+                "(see docs/operations.md, section Registering a new cluster), and run `pulumi up` again.",
                 resource=self,
             )
             self.status = pulumi.Output.from_input("skipped")
@@ -333,7 +333,7 @@ class GatewayRegistration(pulumi.ComponentResource):
             pulumi.log.warn(
                 "gateway-cluster:registration.caCert is not set: the Gateway Manager's self-signed certificate "
                 f"at {args.manager_url} will be accepted without verification when registering. Pin it (see "
-                "README, section Gateway services and registration).",
+                "docs/operations.md, section Pinning the appliance's certificate).",
                 resource=self,
             )
         self.registration = Registration(

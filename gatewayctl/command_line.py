@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gatewayctl.errors import UsageError
+from gatewayctl.errors import CommandError, UsageError
 
 
 def err(message: str) -> None:
@@ -20,7 +20,8 @@ def project_dir() -> Path:
     """The project folder: the working directory, which must hold ``Pulumi.yaml``."""
     here = Path.cwd()
     if not (here / "Pulumi.yaml").is_file():
-        raise UsageError(f"no Pulumi.yaml in {here}: run gatewayctl from the project root")
+        # No project, like no stack file: exit 3.
+        raise CommandError(f"no Pulumi.yaml in {here}", "Run gatewayctl from the project root")
     return here
 
 

@@ -3,10 +3,10 @@ exit code to ``main()``.
 
 - 0 ok;
 - 1 a check, policy or step failed (the command's own verdict, not an error);
-- 2 invalid configuration (the stack's ``ConfigError``, reported with every issue) or a command line argparse
-  rejects;
-- 3 anything else: no stack file or an unusable one, an unusable option value or policy config file, a vCenter
-  that cannot be used, a look-up that finds nothing, a missing tool, an internal error.
+- 2 invalid configuration or usage: the stack's ``ConfigError`` (reported with every issue), a command line
+  argparse rejects, an unusable option value (a ``--config`` pair) or policy config file;
+- 3 anything else: no project or stack file, or an unusable one, a vCenter that cannot be used, a look-up that
+  finds nothing, a missing tool, an internal error.
 
 A command raises :class:`CommandError` (or a subclass) and ``main()`` prints ``gatewayctl <command>: <error>``
 on stderr and exits with :attr:`CommandError.exit_code`; nothing prints a traceback.
@@ -39,8 +39,10 @@ class CommandError(Exception):
 
 
 class UsageError(CommandError):
-    """A command-line value that cannot be used: an unusable ``--config`` pair or policy config file, or no
-    project here (exit 3: argparse itself exits 2 for a malformed command line)."""
+    """A command-line value that cannot be used: an unusable ``--config`` pair or policy config file (exit 2, as
+    argparse exits for a malformed command line)."""
+
+    exit_code = EXIT_CONFIG
 
 
 def _json_safe(value: Any) -> Any:

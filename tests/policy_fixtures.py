@@ -1,5 +1,5 @@
 """Synthetic resource sets for the policy tests: the cluster component's facts, VMs, releases, and how the
-engine hands them to validators (through ``gatewayctl.policy_eval``'s marshalling and pulumi-policy's proxy)."""
+engine hands them to validators (through ``gatewayctl.harness.analyzer``'s marshalling and pulumi-policy's proxy)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from gatewayctl import harness
-from gatewayctl.harness import analyzer as policy_eval
+from gatewayctl.harness import analyzer
 from policies import gateway_policies as gp
 from policies.gateway_policies.facts import ClusterFacts
 
@@ -136,10 +136,10 @@ def check_resource(
     resource = record(type_, "subject", inputs)
     args = ResourceValidationArgs(
         type_,
-        policy_eval.policy_props(resource.inputs),
+        analyzer.policy_props(resource.inputs),
         resource.urn,
         resource.name,
-        policy_eval._options(resource),
+        analyzer._options(resource),
         None,
         dict(config or {}),
     )
@@ -154,7 +154,7 @@ def check_stack(
     config: Mapping[str, Any] | None = None,
 ) -> list[Report]:
     """Runs a stack validator over ``resources`` (their outputs, linked as the engine links them)."""
-    args = StackValidationArgs(policy_eval.stack_resources(run_of(resources)), dict(config or {}))
+    args = StackValidationArgs(analyzer.stack_resources(run_of(resources)), dict(config or {}))
     reports: list[Report] = []
     validate(args, lambda message, where=None: reports.append((message, where)))
     return reports

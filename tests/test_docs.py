@@ -206,3 +206,55 @@ def test_broken_links_and_anchors_are_reported(tmp_path: Path) -> None:
         "../outside.md: points outside the repository",
     ]
     assert linked_files(readme) >= {(root / "docs" / "guide.md").resolve(), (root / "docs" / "tool.py").resolve()}
+
+
+#: How code, stack files and workflows cite a doc section: `docs/x.md, section Heading` or `docs/x.md: "Heading"`
+#: or `docs/x.md, "Heading"` (a heading never ends in these closing characters).
+_CITATION = re.compile(r"docs/([\w.-]+\.md)(?:, section |: \"|, \")([^\")\n]+?)(?=[\").]|\s*$)")
+_CITING = [
+    p
+    for pattern in ("components/**/*.py", "gatewayctl/**/*.py", "policies/**/*.py", "tests/*.py", "Pulumi.*.yaml")
+    for p in sorted(ROOT.glob(pattern))
+    if p.name != "test_docs.py"
+] + sorted((ROOT / ".github").rglob("*.yml"))
+
+
+def headings(md_file: Path) -> set[str]:
+    return {
+        m.group(2).strip()
+        for line in prose_lines(md_file.read_text(encoding="utf-8"))
+        if (m := _ATX_HEADING.match(line)) and m.group(2)
+    }
+
+
+def citations(text: str) -> list[tuple[str, str]]:
+    return [(m.group(1), m.group(2).strip()) for m in _CITATION.finditer(text)]
+
+
+def test_every_cited_doc_section_exists() -> None:
+    """Messages and comments that send the reader to a section of the docs name one that is there."""
+    found: list[str] = []
+    broken: list[str] = []
+    for path in _CITING:
+        for doc, section in citations(path.read_text(encoding="utf-8")):
+            found.append(f"{path.name}: {doc} {section}")
+            target = DOCS / doc
+            if not target.is_file() or section not in headings(target):
+                broken.append(f"{path.relative_to(ROOT)}: docs/{doc} has no section {section!r}")
+    assert found, "no citation found: the pattern no longer matches how the code cites the docs"
+    assert broken == []
+
+
+def test_citations_are_recognised() -> None:
+    text = (
+        '"(see docs/operations.md, section Registering a new cluster), and run"\n'
+        '# Registration (docs/cluster.md: "Gateway services and registration"): skipped\n'
+        'UI (docs/operations.md, "Migrating from a classic gateway").\n'
+        "Pin it (see docs/operations.md, section Pinning the appliance's certificate).\n"
+    )
+    assert citations(text) == [
+        ("operations.md", "Registering a new cluster"),
+        ("cluster.md", "Gateway services and registration"),
+        ("operations.md", "Migrating from a classic gateway"),
+        ("operations.md", "Pinning the appliance's certificate"),
+    ]

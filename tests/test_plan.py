@@ -155,13 +155,16 @@ def test_missing_esxi_host_in_inventory_exits_3_naming_it(monkeypatch):
     assert "host 'esx-02.corp.example.com' not found" in err and "Traceback" not in err
 
 
-def test_bad_override_and_policy_config_file_exit_3(tmp_path: Path):
+def test_bad_override_and_policy_config_file_exit_2(tmp_path: Path):
+    """Usage: 2, as for a command line argparse rejects (no project or stack file: 3)."""
     code, _, err = gatewayctl("plan", "--stack", "prod", "--config", "primary")
-    assert code == 3 and "namespace:key=value" in err
+    assert code == 2 and "namespace:key=value" in err
     bad = tmp_path / "policy.json"
     bad.write_text("{not json")
     code, _, err = gatewayctl("plan", "--stack", "prod", "--policy-config", str(bad))
-    assert code == 3 and "not valid JSON" in err
+    assert code == 2 and "not valid JSON" in err
+    code, _, err = gatewayctl("plan", "--stack", "prod", cwd=tmp_path)
+    assert code == 3 and "no Pulumi.yaml" in err and "Run gatewayctl from the project root" in err
 
 
 def test_whole_process_plan_exits_cleanly():

@@ -1,6 +1,6 @@
 """The policy pack's validators, called directly on passing and failing resource sets.
 
-Props reach each validator as the engine passes them (``policy_eval.policy_props``: marshalled, then
+Props reach each validator as the engine passes them (``analyzer.policy_props``: marshalled, then
 pulumi-policy's own deserializer and unknown-checking proxy), so unknowns behave as in a real preview.
 """
 

@@ -1,4 +1,4 @@
-"""``gatewayctl.policy_eval``: the pack evaluated over a run as the engine evaluates it (config merging,
+"""``gatewayctl.harness.analyzer``: the pack evaluated over a run as the engine evaluates it (config merging,
 which props each kind of policy sees, secrets, unknowns, enforcement levels, attribution)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from gatewayctl import harness
-from gatewayctl.harness import analyzer as policy_eval
+from gatewayctl.harness import analyzer
 from gatewayctl.harness.analyzer import Pack, PolicyConfigError, reconcile_config
 from policies import gateway_policies as gp
 from tests.policy_fixtures import FACTS, changed, cluster_set, record, run_of, unknown_output, vm_inputs
@@ -146,13 +146,13 @@ def test_bad_policy_config_is_refused(user: dict[str, Any], message: str):
 
 def test_gateway_pack_config_keys_validate():
     config = reconcile_config(
-        policy_eval.GATEWAY_PACK,
+        analyzer.GATEWAY_PACK,
         {"ha-minimum-three-hosts": {"allowSingleNode": False}, "node-size-minimum": {"minCpus": 8}},
     )
     assert config["ha-minimum-three-hosts"].properties == {"allowSingleNode": False}
     assert config["node-size-minimum"].properties == {"minCpus": 8, "minMemoryMb": 8192, "minDiskGb": 40}
     with pytest.raises(PolicyConfigError, match="allowSingleNode: 'no' is not of type 'boolean'"):
-        reconcile_config(policy_eval.GATEWAY_PACK, {"ha-minimum-three-hosts": {"allowSingleNode": "no"}})
+        reconcile_config(analyzer.GATEWAY_PACK, {"ha-minimum-three-hosts": {"allowSingleNode": "no"}})
 
 
 # --------------------------------------------------------------------------------- what policies see
@@ -213,9 +213,9 @@ def _sample_run() -> harness.Run:
 def test_resource_policies_see_every_resource_with_its_inputs():
     recorder = Recorder()
     run = _sample_run()
-    assert policy_eval.evaluate_pack(recorder.pack(), run) == []
+    assert analyzer.evaluate_pack(recorder.pack(), run) == []
     seen = [a.urn for a in recorder.resource_calls]
-    assert seen == [policy_eval.stack_urn(run)] + [r.urn for r in run.resources], "components and the stack too"
+    assert seen == [analyzer.stack_urn(run)] + [r.urn for r in run.resources], "components and the stack too"
     cluster = recorder.resource_calls[1]
     assert cluster.resource_type == gp.CLUSTER
     assert cluster.props["floatingIp"] == FACTS["floatingIp"], "a component's inputs"
@@ -226,7 +226,7 @@ def test_resource_policies_see_every_resource_with_its_inputs():
 
 def test_props_are_marshalled_as_the_engine_marshals_them():
     recorder = Recorder()
-    policy_eval.evaluate_pack(recorder.pack(), _sample_run())
+    analyzer.evaluate_pack(recorder.pack(), _sample_run())
     cmd = recorder.resource_calls[-1].props
     # Secrets reach validators as their plain value (pulumi-policy unwraps them), as in a real preview.
     assert cmd["connection"]["privateKey"] == "SENTINEL-KEY"
@@ -242,7 +242,7 @@ def test_props_are_marshalled_as_the_engine_marshals_them():
 def test_stack_policies_see_outputs_linked_by_parent():
     recorder = Recorder()
     run = _sample_run()
-    policy_eval.evaluate_pack(recorder.pack(), run)
+    analyzer.evaluate_pack(recorder.pack(), run)
     [args] = recorder.stack_calls
     by_name = {r.name: r for r in args.resources}
     cluster = by_name["gateway"]
@@ -258,7 +258,7 @@ def test_stack_policies_see_outputs_linked_by_parent():
 
 def test_config_reaches_validators_through_a_struct():
     recorder = Recorder()
-    policy_eval.evaluate_pack(recorder.pack(), run_of([]), {"r": {"limit": 7}})
+    analyzer.evaluate_pack(recorder.pack(), run_of([]), {"r": {"limit": 7}})
     config = recorder.resource_calls[0].get_config()
     assert config == {"limit": 7.0, "flag": True}
     assert isinstance(config["limit"], float), "integers arrive as floats, as from the engine"
@@ -266,7 +266,7 @@ def test_config_reaches_validators_through_a_struct():
 
 def test_disabled_policies_do_not_run():
     recorder = Recorder()
-    policy_eval.evaluate_pack(recorder.pack(), _sample_run(), {"r": "disabled"})
+    analyzer.evaluate_pack(recorder.pack(), _sample_run(), {"r": "disabled"})
     assert recorder.resource_calls == []
     assert len(recorder.stack_calls) == 1
 
@@ -303,7 +303,7 @@ def _reporting_pack(level: EnforcementLevel, where: str | None) -> Pack:
 )
 def test_violation_levels(level: EnforcementLevel, reported: str):
     run = run_of(cluster_set(["h1"]))
-    violations = policy_eval.evaluate_pack(_reporting_pack(level, None), run)
+    violations = analyzer.evaluate_pack(_reporting_pack(level, None), run)
     assert {v.level for v in violations} == {reported}
 
 
@@ -311,12 +311,12 @@ def test_violations_are_attributed_as_the_engine_does():
     resources = cluster_set(["h1"])
     run = run_of(resources)
     vm = resources[2]
-    violations = policy_eval.evaluate_pack(_reporting_pack(EnforcementLevel.MANDATORY, vm.urn), run)
+    violations = analyzer.evaluate_pack(_reporting_pack(EnforcementLevel.MANDATORY, vm.urn), run)
     by_policy = {v.policy: v for v in violations}
     assert by_policy["res"].urn == vm.urn, "a resource policy's violation is the resource's, whatever it names"
     assert by_policy["stk"].urn == vm.urn, "a stack violation naming a resource of the stack"
-    elsewhere = policy_eval.evaluate_pack(_reporting_pack(EnforcementLevel.MANDATORY, "urn:not-here"), run)
-    assert {v.urn for v in elsewhere if v.policy == "stk"} == {policy_eval.stack_urn(run)}
+    elsewhere = analyzer.evaluate_pack(_reporting_pack(EnforcementLevel.MANDATORY, "urn:not-here"), run)
+    assert {v.urn for v in elsewhere if v.policy == "stk"} == {analyzer.stack_urn(run)}
 
 
 def test_a_policy_that_reads_an_unknown_is_not_judged():
@@ -331,7 +331,7 @@ def test_a_policy_that_reads_an_unknown_is_not_judged():
         initial_config={},
     )
     vm = record(gp.VM, "gw-1-vm", vm_inputs("gw-1", "h1", cpus=harness.UNKNOWN))
-    [violation] = policy_eval.evaluate_pack(pack, run_of([vm]))
+    [violation] = analyzer.evaluate_pack(pack, run_of([vm]))
     assert violation.level == "advisory"
     assert violation.urn == vm.urn
     assert "can't run policy 'strict' from policy pack 'strict-pack' during preview" in violation.message
@@ -348,7 +348,7 @@ def test_async_validators_are_awaited():
         enforcement_level=EnforcementLevel.MANDATORY,
         initial_config={},
     )
-    [violation] = policy_eval.evaluate_pack(pack, run_of([]))
+    [violation] = analyzer.evaluate_pack(pack, run_of([]))
     assert violation.message == "from a coroutine"
 
 
@@ -358,7 +358,7 @@ def test_async_validators_are_awaited():
 def test_gateway_pack_over_a_broken_synthetic_stack():
     resources = cluster_set(["h1", "h1"], storage_values={})
     resources[0].inputs = changed(FACTS, {("nodes", 0, "ip"): "10.20.30.150"})
-    violations = policy_eval.evaluate(run_of(resources), None)
+    violations = analyzer.evaluate(run_of(resources), None)
     found = {(v.policy, v.level) for v in violations}
     assert found >= {
         ("ha-minimum-three-hosts", "mandatory"),
@@ -367,6 +367,6 @@ def test_gateway_pack_over_a_broken_synthetic_stack():
         ("nfs-storage-for-multi-node", "mandatory"),
     }
     assert ("static-ips-same-subnet", "mandatory") not in found
-    downgraded = policy_eval.evaluate(run_of(resources), {"all": "advisory"})
+    downgraded = analyzer.evaluate(run_of(resources), {"all": "advisory"})
     assert {v.level for v in downgraded} == {"advisory"}
     assert len(downgraded) == len(violations)

@@ -1,6 +1,7 @@
 """The policy pack as the Pulumi CLI runs it: `policies/` started the way the CLI's Python policy launcher starts
 it (`python -m pulumi.policy <engine> <pack dir>`), driven over its gRPC analyzer interface on loopback with the
-requests the engine sends. Its verdicts must equal `gatewayctl plan`'s (``policy_eval``) on the same runs."""
+requests the engine sends. Its verdicts must equal `gatewayctl plan`'s (the offline analyzer,
+``gatewayctl.harness.analyzer``) on the same runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from gatewayctl import harness
-from gatewayctl.harness import analyzer as policy_eval
+from gatewayctl.harness import analyzer as offline
 from policies import gateway_policies as gp
 from tests.stacks import PROJECT, run_stack, stack_raw
 
@@ -62,12 +63,12 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
 
 
 def _struct(wire: Mapping[str, Any]) -> struct_pb2.Struct:
-    return json_format.ParseDict(policy_eval.engine_wire(dict(wire)), struct_pb2.Struct())
+    return json_format.ParseDict(offline.engine_wire(dict(wire)), struct_pb2.Struct())
 
 
 def configure(analyzer: analyzer_pb2_grpc.AnalyzerStub, user_config: Mapping[str, Any] | None) -> None:
     """What the engine sends after reconciling the pack's info with the user's config file."""
-    reconciled = policy_eval.reconcile_config(policy_eval.GATEWAY_PACK, user_config)
+    reconciled = offline.reconcile_config(offline.GATEWAY_PACK, user_config)
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     for name, cfg in reconciled.items():
         entry = request.policyConfig[name]
@@ -81,8 +82,8 @@ def pack_verdicts(
 ) -> list[Verdict]:
     """Analyze on every resource's inputs, then AnalyzeStack on every resource's outputs, as the engine calls them."""
     configure(analyzer, user_config)
-    views = policy_eval.recorded_views(run)
-    stack = policy_eval._stack_resource(run)
+    views = offline.recorded_views(run)
+    stack = offline._stack_resource(run)
     records = [stack, *run.resources]
     verdicts: list[Verdict] = []
 
@@ -122,7 +123,7 @@ def pack_verdicts(
 
 
 def plan_verdicts(run: harness.Run, user_config: Mapping[str, Any] | None) -> list[Verdict]:
-    return sorted((v.policy, v.level, v.message, v.urn or "") for v in policy_eval.evaluate(run, user_config))
+    return sorted((v.policy, v.level, v.message, v.urn or "") for v in offline.evaluate(run, user_config))
 
 
 def _prod(**changes: Any) -> harness.Run:
@@ -212,4 +213,4 @@ def test_pack_requirements_pin_the_projects_versions():
 def test_committed_policy_configs_are_valid(path: Path):
     stack = path.stem
     assert (PROJECT / f"Pulumi.{stack}.yaml").is_file(), f"{path.name} names no committed stack"
-    policy_eval.reconcile_config(policy_eval.GATEWAY_PACK, json.loads(path.read_text()))
+    offline.reconcile_config(offline.GATEWAY_PACK, json.loads(path.read_text()))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness, stackfile
-from gatewayctl.harness import analyzer as policy_eval
+from gatewayctl.harness import analyzer
 from policies import gateway_policies as gp
 from policies.gateway_policies import cluster_inputs
 from tests.stacks import PROJECT, SENTINELS, gatewayctl, make_project, run_stack, stack_raw
@@ -175,11 +175,11 @@ def test_policy_config_can_downgrade_a_rule(tmp_path: Path):
         pytest.param("{nope", "not valid JSON", id="not-json"),
     ],
 )
-def test_bad_policy_config_file_exits_3(tmp_path: Path, content: str, message: str):
+def test_bad_policy_config_file_exits_2(tmp_path: Path, content: str, message: str):
     path = tmp_path / "bad.json"
     path.write_text(content)
     code, out, err = gatewayctl("plan", "--stack", "prod", "--policy-config", str(path))
-    assert code == 3
+    assert code == 2
     assert message in err
     assert "Traceback" not in err + out
 
@@ -188,7 +188,7 @@ def test_no_secret_reaches_a_violation(tmp_path: Path):
     raw = stack_raw("prod")
     raw[f"{NS}:nodes"] = json.loads(nodes(*THREE[:2]))
     run = run_stack("prod", raw=raw)
-    violations = policy_eval.evaluate(run, None)
+    violations = analyzer.evaluate(run, None)
     assert violations
     text = json.dumps([v.__dict__ for v in violations])
     for sentinel in SENTINELS.values():
@@ -219,7 +219,7 @@ def test_judged_inputs_do_not_depend_on_resources_being_created():
 def test_first_preview_of_committed_stacks(stack: str):
     """On a new stack's first preview (conservatively emulated), nothing mandatory fires and no mandatory
     policy has to give up on an unknown value."""
-    violations = policy_eval.evaluate_pack(policy_eval.GATEWAY_PACK, run_stack(stack), None, new_stack=True)
+    violations = analyzer.evaluate_pack(analyzer.GATEWAY_PACK, run_stack(stack), None, new_stack=True)
     mandatory = {p.name for p in gp.POLICIES if p.enforcement_level and p.enforcement_level.value == "mandatory"}
     assert [v for v in violations if v.policy in mandatory] == []
 
@@ -241,13 +241,13 @@ def test_first_preview_of_committed_stacks(stack: str):
 def test_first_preview_still_catches_broken_stacks(changes: dict[str, Any], expected: set[str]):
     raw = stack_raw("prod")
     raw.update({f"{NS}:{k}": v for k, v in changes.items()})
-    violations = policy_eval.evaluate_pack(policy_eval.GATEWAY_PACK, run_stack("prod", raw=raw), None, new_stack=True)
+    violations = analyzer.evaluate_pack(analyzer.GATEWAY_PACK, run_stack("prod", raw=raw), None, new_stack=True)
     assert {v.policy for v in violations if v.level == "mandatory"} == expected
 
 
 def test_new_stack_views_are_conservative():
     run = run_stack("prod")
-    views = policy_eval.new_stack_views(run)
+    views = analyzer.new_stack_views(run)
     vm = run.by_type(gp.VM)[0]
     assert views.inputs[vm.urn]["clone"] == harness.UNKNOWN, "the library item's ID is not known yet"
     assert views.inputs[vm.urn]["hostSystemId"] == vm.inputs["hostSystemId"], "invoke results are known"

@@ -276,11 +276,12 @@ def test_registration_skipped_without_token_or_credentials(runs: dict[str, harne
     assert run.by_type(REGISTRATION) == [] and run.by_type(PROFILE) == []
     assert harness.reveal(run.outputs["registrationStatus"]) == "skipped"
     (warning,) = [m for level, m in run.log if level == "warning" and "Registration skipped" in m]
-    assert "Registering a new cluster" in warning  # the README section that says how to set them
+    assert "Registering a new cluster" in warning  # the docs/operations.md section that says how to set them
 
 
 def test_missing_pin_warns(prod: harness.Run) -> None:
-    assert any("registration.caCert is not set" in message for _, message in prod.log)
+    (warning,) = [message for _, message in prod.log if "registration.caCert is not set" in message]
+    assert "docs/operations.md, section Pinning the appliance's certificate" in warning
 
 
 def test_pinned_certificate_reaches_the_registration_without_warning() -> None:

@@ -1,7 +1,7 @@
 """HTTPS stand-ins for the vendor's appliance and platform APIs, with real TLS, on 127.0.0.1 only.
 
 They follow the documented endpoints, headers and payloads (the vendor's public API docs, summarised in the
-README, "Gateway services and registration"), record every call, and can be told to misbehave: reject
+docs/cluster.md, "Gateway services and registration"), record every call, and can be told to misbehave: reject
 credentials (401), call tokens expired (407), or not answer at all. Certificates are made here with
 ``cryptography``. The pytest fixtures that start and stop them are in ``tests/registration_fixtures.py``.
 """

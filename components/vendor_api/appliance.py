@@ -1,9 +1,9 @@
 """The gateway appliance's API (the Gateway Manager at ``https://<floating IP>:5480``): an access token from the
 appliance's user and password, then the appliance registered with the tenant.
 
-Endpoints, headers and payloads follow the vendor's public API docs (README, "Gateway services and registration"):
-an access token from ``POST /v2/auth/token`` (``POST /api/v2/apiTokenGen`` in older releases), then
-``POST /api/v2/registration`` with ``{"activationKey", "opsRampServer"}`` and ``Authorization: Token ...``.
+Endpoints, headers and payloads follow the vendor's public API docs (docs/cluster.md, "Gateway services and
+registration"): an access token from ``POST /v2/auth/token`` (``POST /api/v2/apiTokenGen`` in older releases),
+then ``POST /api/v2/registration`` with ``{"activationKey", "opsRampServer"}`` and ``Authorization: Token ...``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The tenant's platform API: an OAuth 2.0 client-credentials token, then a gateway management profile created or
 attached, either of which yields an activation token.
 
-Endpoints follow the vendor's public API docs (README, "Gateway services and registration"): the token from
+Endpoints follow the vendor's public API docs (docs/cluster.md, "Gateway services and registration"): the token from
 ``POST /auth/oauth/token``, a profile created with ``POST /api/v2/tenants/{tenantId}/managementProfiles`` or
 attached with ``GET .../managementProfiles/{id}/attach``.
 """
