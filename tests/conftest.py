@@ -1,4 +1,10 @@
-"""Fixtures shared by the test suite."""
+"""Fixtures shared by the test suite, and its tiers.
+
+A test that needs root, network namespaces, an SSH test host or the vSphere simulator is a *system* test: it
+uses one of :data:`SYSTEM_FIXTURES` (directly or through another fixture), and collection marks it
+``@pytest.mark.system`` for that, so a new test gets the mark by what it uses. ``./dev test`` runs everything,
+as CI does; ``./dev test --fast`` runs ``-m 'not system'``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,18 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.stacks import SENTINELS, flat_config, stack_raw
+from tests.support.stacks import SENTINELS, flat_config, stack_raw
 
 __all__ = ["SENTINELS", "stack_config"]
+
+#: The fixtures that need root, namespaces, sshd or the simulator (tests/support/sshhosts.py, vcsim_fixture.py).
+SYSTEM_FIXTURES = frozenset({"hosts", "vcsim_binary", "vcsim", "netns_lab"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
 
 
 @pytest.fixture

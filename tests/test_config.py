@@ -14,7 +14,7 @@ import pytest
 
 from components import config as cfg
 from gatewayctl import harness
-from tests.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, make_project, stack_raw
+from tests.support.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, make_project, stack_raw
 
 NS = "gateway-cluster"
 Mutation = Callable[[dict[str, Any]], None]

@@ -14,7 +14,7 @@ from components import config as cfg
 from components.config.declare import Decl
 from components.config.kinds import TEXT
 from components.config.settings import SECRET_DECLS, TOP_KEYS
-from tests.stacks import stack_raw
+from tests.support.stacks import stack_raw
 
 NS = "gateway-cluster"
 PRESENT = {"managerPassword": True, "sshPrivateKey": True}

@@ -18,7 +18,7 @@ import pytest
 
 from components import scripts
 from gatewayctl import harness
-from tests.stacks import SENTINELS, run_stack, stack_raw
+from tests.support.stacks import SENTINELS, run_stack, stack_raw
 
 NS = "gateway-cluster"
 COMMAND = "command:remote:Command"

@@ -4,7 +4,7 @@ The program runs under the mock runtime on the committed prod stack (sentinel se
 the test hosts pinned in its config). Every ``create`` (and, for scale-in and destroy, ``delete``) string it
 registers runs, with its recorded stdin, on the test host that plays the node its connection names, in
 dependency order, the steps of one level in parallel. The hosts run stock sshd with the appliance's non-root
-login user, a sudo that wants the sshPassword on stdin, and the MicroK8s stand-in (tests/standins).
+login user, a sudo that wants the sshPassword on stdin, and the MicroK8s stand-in (tests/support/standins).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness
-from tests.sshhosts import COMMAND, OVA_HOSTNAME, Outcome, SshHosts, start_hosts
-from tests.stacks import SENTINELS, run_stack, stack_raw
+from tests.support.sshhosts import COMMAND, OVA_HOSTNAME, Outcome, SshHosts, start_hosts
+from tests.support.stacks import SENTINELS, run_stack, stack_raw
 
 NS = "gateway-cluster"
 PRIMARY, SECOND, THIRD = "10.20.30.41", "10.20.30.42", "10.20.30.43"

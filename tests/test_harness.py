@@ -7,7 +7,7 @@ import random
 import pytest
 
 from gatewayctl import harness
-from tests.stacks import run_stack, stack_raw
+from tests.support.stacks import run_stack, stack_raw
 
 NS = "gateway-cluster"
 

@@ -10,7 +10,7 @@ import pytest
 from components.config import DEFAULT_OVA_PROPERTIES
 from components.node import IMAGE_INPUTS, REFRESH_NOISE
 from gatewayctl import harness
-from tests.stacks import run_stack, stack_raw
+from tests.support.stacks import run_stack, stack_raw
 
 NS = "gateway-cluster"
 VM = "vsphere:index/virtualMachine:VirtualMachine"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness, stackfile
-from tests.stacks import PROJECT, gatewayctl, make_project, run_stack, stack_raw
+from tests.support.stacks import PROJECT, gatewayctl, make_project, run_stack, stack_raw
 
 NS = "gateway-cluster"
 VM = "vsphere:index/virtualMachine:VirtualMachine"

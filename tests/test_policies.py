@@ -14,7 +14,7 @@ import pytest
 from gatewayctl import harness
 from policies import gateway_policies as gp
 from policies.gateway_policies.facts import ClusterFacts, NodeFacts, fact_path
-from tests.policy_fixtures import (
+from tests.support.policy_fixtures import (
     DELETE,
     FACTS,
     changed,
@@ -482,7 +482,7 @@ def test_the_required_policies_exist_with_their_levels():
 
 def test_facts_fixture_has_the_components_shape():
     """The synthetic facts above must look like what ``cluster_facts`` really registers."""
-    from tests.stacks import run_stack
+    from tests.support.stacks import run_stack
 
     run = run_stack("prod")
     [cluster] = run.by_type(gp.CLUSTER)

@@ -22,7 +22,7 @@ from gatewayctl import harness
 from gatewayctl.harness import analyzer
 from gatewayctl.harness.analyzer import Pack, PolicyConfigError, reconcile_config
 from policies import gateway_policies as gp
-from tests.policy_fixtures import FACTS, changed, cluster_set, record, run_of, unknown_output, vm_inputs
+from tests.support.policy_fixtures import FACTS, changed, cluster_set, record, run_of, unknown_output, vm_inputs
 
 # ----------------------------------------------------------------------------------------------- config
 

@@ -21,7 +21,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from gatewayctl import harness
 from gatewayctl.harness import analyzer as offline
 from policies import gateway_policies as gp
-from tests.stacks import PROJECT, run_stack, stack_raw
+from tests.support.stacks import PROJECT, run_stack, stack_raw
 
 NS = "gateway-cluster"
 LEVELS = {

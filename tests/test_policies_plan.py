@@ -19,7 +19,7 @@ from gatewayctl import harness, stackfile
 from gatewayctl.harness import analyzer
 from policies import gateway_policies as gp
 from policies.gateway_policies import cluster_inputs
-from tests.stacks import PROJECT, SENTINELS, gatewayctl, make_project, run_stack, stack_raw
+from tests.support.stacks import PROJECT, SENTINELS, gatewayctl, make_project, run_stack, stack_raw
 
 NS = "gateway-cluster"
 PROD_POLICY_CONFIG = PROJECT / "policies" / "config" / "prod.json"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.stacks import PROJECT
+from tests.support.stacks import PROJECT
 
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
 PULL_REQUEST = PROJECT / ".github" / "workflows" / "pull-request.yml"

@@ -1,6 +1,6 @@
 """`gatewayctl preflight` end to end: the CLI against govmomi's vSphere simulator, inside a test network.
 
-Every run happens inside the lab's client network namespace (tests/vcsim_fixture.py): the simulator listens
+Every run happens inside the lab's client network namespace (tests/support/vcsim_fixture.py): the simulator listens
 on that namespace's 127.0.0.1, the node and floating IPs are lab addresses on 198.18.0.0/24 (free ones are
 assigned nowhere; busy ones are assigned in the peer namespace, one with a listener), and the NFS server is a
 lab address with or without a listener on 2049. The committed stacks' private example IPs are never probed.
@@ -17,16 +17,17 @@ from typing import Any
 import pytest
 
 from components.cluster import node_annotation
-from tests import vcsim_fixture as lab_net
-from tests.ova_builder import write_ova
-from tests.stacks import make_project, stack_raw
-from tests.vcsim_fixture import PYTHON, ROOT, NetnsLab, Simulator, netns_lab, variant, vcsim_binary
+from tests.support import vcsim_fixture as lab_net
+from tests.support.ova_builder import write_ova
+from tests.support.stacks import make_project, stack_raw
+from tests.support.vcsim_fixture import PYTHON, ROOT, NetnsLab, Simulator, netns_lab, variant, vcsim_binary
 
 __all__ = ["netns_lab", "vcsim_binary"]  # fixtures used by this module
 
 NS = "gateway-cluster"
 PROBE_TIMEOUT = "0.5"
-#: The lab's OVA: a small one from tests/ova_builder.py in the project directory (prod's URL is not reachable here).
+#: The lab's OVA: a small one from tests/support/ova_builder.py in the project directory (prod's URL is not
+#: reachable here).
 LAB_OVA = "gateway-17.0.0.ova"
 Raw = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """`preflight`'s OVA checks (gatewayctl/commands/preflight/ova_checks.py): ``ova.source``, ``ova.hardware`` and
 ``ova.descriptor``.
 
-OVAs come from tests/ova_builder.py, served from threads on 127.0.0.1 (HTTP, or HTTPS with a self-signed
+OVAs come from tests/support/ova_builder.py, served from threads on 127.0.0.1 (HTTP, or HTTPS with a self-signed
 certificate) or written to files. The check functions are called directly; one test runs `gatewayctl preflight
 --json` end to end. All traffic stays on 127.0.0.1; no test asserts on timing.
 """
@@ -24,7 +24,7 @@ import pytest
 from components import config as cfg
 from gatewayctl.checks import Check
 from gatewayctl.commands.preflight import ova_checks
-from tests.ova_builder import (
+from tests.support.ova_builder import (
     OvaServer,
     OvaSpec,
     Route,
@@ -38,7 +38,7 @@ from tests.ova_builder import (
     tar_bytes,
     write_ova,
 )
-from tests.stacks import PROJECT, make_project, stack_raw
+from tests.support.stacks import PROJECT, make_project, stack_raw
 
 #: Generous: the loopback server answers at once. Only the cases that must time out use SHORT.
 TIMEOUT = 10.0

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from gatewayctl import probe
-from tests import vcsim_fixture as lab_net
-from tests.vcsim_fixture import PYTHON, ROOT, NetnsLab, netns_lab
+from tests.support import vcsim_fixture as lab_net
+from tests.support.vcsim_fixture import PYTHON, ROOT, NetnsLab, netns_lab
 
 __all__ = ["netns_lab"]  # the fixture this module uses
 

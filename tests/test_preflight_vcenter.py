@@ -23,9 +23,9 @@ import pytest
 from components.cluster import annotation_owner, node_annotation
 from gatewayctl import harness, probe, vcenter
 from gatewayctl.commands.preflight import network_checks, ova_checks, report, vcenter_checks
-from tests import vcsim_fixture
-from tests.stacks import gatewayctl, make_project, run_stack, stack_raw
-from tests.vcsim_fixture import LoopbackGuard, Simulator, loopback_only, vcsim, vcsim_binary
+from tests.support import vcsim_fixture
+from tests.support.stacks import gatewayctl, make_project, run_stack, stack_raw
+from tests.support.vcsim_fixture import LoopbackGuard, Simulator, loopback_only, vcsim, vcsim_binary
 
 __all__ = ["loopback_only", "vcsim", "vcsim_binary"]  # fixtures used by this module
 

@@ -1,4 +1,4 @@
-"""The vSphere resources the program registers pass the provider's own checks (tests/provider_rules.py).
+"""The vSphere resources the program registers pass the provider's own checks (tests/support/provider_rules.py).
 
 Every committed stack and the variants operators use (both deploy modes, hardware pinned, one to seven nodes,
 standalone hosts, a resource pool) are run under the harness and their vSphere inputs checked the way
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness
-from tests import provider_rules as rules
-from tests.stacks import run_stack, stack_raw
+from tests.support import provider_rules as rules
+from tests.support.stacks import run_stack, stack_raw
 
 NS = "gateway-cluster"
 

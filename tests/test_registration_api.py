@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components import vendor_api
-from tests.vendor_standin import (
+from tests.support.vendor_standin import (
     ACTIVATION_KEY,
     CLIENT_KEY,
     CLIENT_SECRET,
@@ -22,7 +22,7 @@ from tests.vendor_standin import (
 )
 
 # The stand-ins' fixtures (appliance, platform, silent, certificates, no proxies).
-pytest_plugins = ["tests.registration_fixtures"]
+pytest_plugins = ["tests.support.registration_fixtures"]
 
 TOKEN_PATHS = [
     pytest.param(("/v2/auth/token",), id="newer-token-endpoint"),

@@ -8,7 +8,7 @@ import pytest
 
 from components import vendor_api
 from components.registration import ManagementProfileProvider, RegistrationProvider
-from tests.vendor_standin import (
+from tests.support.vendor_standin import (
     ACTIVATION_KEY,
     CLIENT_KEY,
     CLIENT_SECRET,
@@ -25,7 +25,7 @@ from tests.vendor_standin import (
     assert_no_secret,
 )
 
-pytest_plugins = ["tests.registration_fixtures"]
+pytest_plugins = ["tests.support.registration_fixtures"]
 
 
 def registration_props(target: ApplianceStandIn | SilentServer, **changes: Any) -> dict[str, Any]:

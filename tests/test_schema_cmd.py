@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.stacks import gatewayctl
+from tests.support.stacks import gatewayctl
 
 
 def test_schema_prints_a_draft_2020_12_json_schema():

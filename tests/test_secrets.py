@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gatewayctl import harness
-from tests.stacks import SENTINELS, gatewayctl, make_project, run_stack, stack_raw
+from tests.support.stacks import SENTINELS, gatewayctl, make_project, run_stack, stack_raw
 
 
 def encodings(secret: str) -> list[str]:

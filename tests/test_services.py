@@ -16,7 +16,7 @@ import yaml
 from components import config as cfg
 from components import services
 from gatewayctl import harness
-from tests.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, run_stack, stack_raw
+from tests.support.stacks import PROJECT, SENTINELS, flat_config, gatewayctl, run_stack, stack_raw
 
 NS = "gateway-cluster"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -294,7 +294,7 @@ def test_pinned_certificate_reaches_the_registration_without_warning() -> None:
 
 
 def _pem() -> str:
-    from tests.vendor_standin import self_signed
+    from tests.support.vendor_standin import self_signed
 
     return self_signed("gateway-appliance").cert_pem
 

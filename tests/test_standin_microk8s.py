@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.sshhosts import OVA_HOSTNAME, STANDINS
-from tests.standins import microk8s as standin
+from tests.support.sshhosts import OVA_HOSTNAME, STANDINS
+from tests.support.standins import microk8s as standin
 
 A, B = "10.0.0.1", "10.0.0.2"
 

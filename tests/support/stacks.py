@@ -15,7 +15,7 @@ import yaml
 
 from gatewayctl import cli, harness, program_fakes, stackfile
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 # Every run in the tests answers the program's own dynamic resources as `plan` does.
 program_fakes.install()
 
@@ -52,15 +52,23 @@ def run_stack(
     secrets: Mapping[str, str] | None = None,
     inventory: harness.Inventory | None = None,
 ) -> harness.Run:
-    """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets."""
+    """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets.
+
+    The program is deterministic for a given config, so a run with the default inventory is made once per stack
+    name, config and secret keys, and every caller gets its own deep copy of it (tests may change what they get).
+    """
     config = flat_config(raw if raw is not None else stack_raw(stack), secrets)
-    return harness.run_program(
-        PROJECT,
-        stack,
-        config,
-        secret_keys=sorted(SENTINELS if secrets is None else secrets),
-        inventory=inventory,
-    )
+    secret_keys = sorted(SENTINELS if secrets is None else secrets)
+    if inventory is not None:
+        return harness.run_program(PROJECT, stack, config, secret_keys=secret_keys, inventory=inventory)
+    key = json.dumps([stack, config, secret_keys], sort_keys=True)
+    if key not in _RUNS:
+        _RUNS[key] = harness.run_program(PROJECT, stack, config, secret_keys=secret_keys)
+    return copy.deepcopy(_RUNS[key])
+
+
+#: The runs made so far, by stack, config and secret keys (see :func:`run_stack`).
+_RUNS: dict[str, harness.Run] = {}
 
 
 def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:

@@ -6,7 +6,7 @@ mount and UTS namespaces of its own (``unshare --mount --uts``), where private c
 - ``/etc/hosts`` and ``/etc/hostname``: what the formation scripts change, never the test machine's own;
 - ``/etc/passwd``, ``/etc/group``, ``/etc/shadow``: the same files plus the appliance's non-root login user
   (the stack's ``sshUser``), who exists only inside these namespaces;
-- ``/usr/local/bin`` (first on sshd's default PATH): the stand-ins from ``tests/standins`` (``microk8s``,
+- ``/usr/local/bin`` (first on sshd's default PATH): the stand-ins from ``tests/support/standins`` (``microk8s``,
   ``hostname``, ``hostnamectl``, ``sudo``) and ``standin.env``, which says which node this host plays.
 
 A test host plays one node of a committed stack: the node's IP from config is its identity and is never
@@ -36,7 +36,7 @@ from typing import Any
 import paramiko
 
 from gatewayctl import harness
-from tests.standins import microk8s as standin
+from tests.support.standins import microk8s as standin
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 #: The hostname every clone of the OVA boots with.
@@ -300,7 +300,7 @@ def start_hosts(
 ) -> SshHosts:
     """Starts one SSH test host per node address. The caller must ``close()`` it.
 
-    ``first_boot``: how each clone booted (see tests/standins/microk8s.py); ``hostname-first`` needs
+    ``first_boot``: how each clone booted (see tests/support/standins/microk8s.py); ``hostname-first`` needs
     ``hostnames``, each host's configured name, which the appliance applied from its vApp properties."""
     base = Path(tempfile.mkdtemp(prefix="gw-sshhosts-"))
     base.chmod(0o755)

@@ -1,6 +1,6 @@
 """Pytest fixtures for the registration tests: certificates, the HTTPS stand-ins on 127.0.0.1, no proxies.
 
-Test modules load them with ``pytest_plugins = ["tests.registration_fixtures"]``.
+Test modules load them with ``pytest_plugins = ["tests.support.registration_fixtures"]``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.vendor_standin import (
+from tests.support.vendor_standin import (
     ACTIVATION_KEY,
     CLIENT_KEY,
     CLIENT_SECRET,

@@ -1,10 +1,10 @@
 """govmomi's vSphere API simulator for tests, and network namespaces to probe addresses in.
 
-- :func:`build_vcsim` builds the Go module ``tests/vcsim`` (``main.go`` against govmomi as pinned in its
+- :func:`build_vcsim` builds the Go module ``tests/support/vcsim`` (``main.go`` against govmomi as pinned in its
   ``go.mod``/``go.sum``) into ``build/`` (git-ignored), cached by a hash of those files and ``go version``.
   Go's module and build caches are its defaults, outside the clone: the first build on a machine downloads
   govmomi from the Go module proxy and compiles it (1 to 1.5 minutes on two CPUs), a new clone compiles only
-  main.go (a few seconds), and a cached binary costs nothing. ``python -m tests.vcsim_fixture`` builds it and
+  main.go (a few seconds), and a cached binary costs nothing. ``python -m tests.support.vcsim_fixture`` builds it and
   prints its path (``./dev test`` does, before the tests).
 - :class:`Simulator` runs it on 127.0.0.1 (port 0; the URL is read from its first line of output), in the
   main network namespace or inside one of ours, with an inventory from :func:`prod_inventory`, shaped like
@@ -42,8 +42,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIR = ROOT / "tests" / "vcsim"
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIR = ROOT / "tests" / "support" / "vcsim"
 BUILD_DIR = ROOT / "build"
 PYTHON = sys.executable
 
@@ -93,7 +93,7 @@ def _go_run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _required_modules() -> str:
-    """The modules tests/vcsim/go.mod requires directly, as ``path version`` (for messages)."""
+    """The modules tests/support/vcsim/go.mod requires directly, as ``path version`` (for messages)."""
     go_mod = (SOURCE_DIR / "go.mod").read_text()
     return ", ".join(" ".join(m) for m in re.findall(r"^(?:require)?\s*(\S+\.\S+)\s+(v\S+)\s*$", go_mod, re.M))
 

@@ -3,7 +3,7 @@
 They follow the documented endpoints, headers and payloads (the vendor's public API docs, summarised in the
 docs/cluster.md, "Gateway services and registration"), record every call, and can be told to misbehave: reject
 credentials (401), call tokens expired (407), or not answer at all. Certificates are made here with
-``cryptography``. The pytest fixtures that start and stop them are in ``tests/registration_fixtures.py``.
+``cryptography``. The pytest fixtures that start and stop them are in ``tests/support/registration_fixtures.py``.
 """
 
 from __future__ import annotations
