@@ -2,7 +2,7 @@
 engine emulation (:mod:`gatewayctl.harness`) with :func:`install`.
 
 They are what the dynamic providers return on create; re-check them when those providers change, not on an SDK
-upgrade. ``plan`` installs them before it runs the program, and so does tests/stacks.py for every test.
+upgrade. ``plan`` installs them before it runs the program, and so does tests/support/stacks.py for every test.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One definition of the keys, used by all three sides: the program builds the facts
 (``components/cluster.py``: ``cluster_facts``, typed :class:`ClusterFacts`), the pack reads them
 (``cluster_inputs.py``, through paths :func:`fact_path` checks against these types when the pack is
-imported), and the tests fake them (``tests/policy_fixtures.py``: ``FACTS``, typed :class:`ClusterFacts`).
+imported), and the tests fake them (``tests/support/policy_fixtures.py``: ``FACTS``, typed :class:`ClusterFacts`).
 
 The facts are plain values known at preview time (config values, no resource outputs), so a real
 ``pulumi preview`` and the offline ``gatewayctl plan`` judge the same facts. Standard library only: the
