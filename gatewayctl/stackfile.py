@@ -18,6 +18,7 @@ import yaml
 
 from components import config as cfg
 from gatewayctl.errors import CommandError
+from gatewayctl.harness.wire import anywhere
 
 
 class StackError(CommandError):
@@ -94,13 +95,7 @@ def _is_secure(value: Any) -> bool:
 
 
 def _has_secure(value: Any) -> bool:
-    if _is_secure(value):
-        return True
-    if isinstance(value, dict):
-        return any(_has_secure(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secure(v) for v in value)
-    return False
+    return anywhere(value, _is_secure)
 
 
 def _as_config_string(value: Any) -> str:

@@ -1,5 +1,5 @@
 """gatewayctl's layout rules: the engine emulation imports nothing of gatewayctl outside itself (so no command),
-no command imports another, every command registers itself the same way, and no module is over 500 lines."""
+no command imports another, and every command registers itself the same way (module size: test_module_size.py)."""
 
 from __future__ import annotations
 
@@ -75,9 +75,3 @@ def test_every_command_registers_itself_and_the_cli_lists_them_all():
     assert {c.__name__ for c in cli.COMMANDS} == names
     for name in names:
         assert callable(importlib.import_module(name).register), name
-
-
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_no_module_is_over_500_lines(module: str):
-    lines = len(MODULES[module].read_text().splitlines())
-    assert lines <= 500, f"{module}: {lines} lines"

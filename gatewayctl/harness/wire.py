@@ -6,7 +6,7 @@ Re-check on every SDK upgrade: the signatures, and how ``MessageToDict`` renders
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.protobuf import json_format
@@ -28,14 +28,19 @@ def secret(value: Any) -> dict[str, Any]:
     return {SIG_KEY: SECRET_SIG, "value": value}
 
 
-def contains_secret(value: Any) -> bool:
-    if is_secret(value):
+def anywhere(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether ``test`` holds for ``value`` or for anything nested in its maps and lists."""
+    if test(value):
         return True
     if isinstance(value, dict):
-        return any(contains_secret(v) for v in value.values())
+        return any(anywhere(v, test) for v in value.values())
     if isinstance(value, list):
-        return any(contains_secret(v) for v in value)
+        return any(anywhere(v, test) for v in value)
     return False
+
+
+def contains_secret(value: Any) -> bool:
+    return anywhere(value, is_secret)
 
 
 def reveal(value: Any, *, mask: str | None = "[secret]") -> Any:

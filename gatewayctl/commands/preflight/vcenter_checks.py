@@ -38,6 +38,19 @@ class Placement:
     """Node hostnames whose VM already exists and is managed by this project and stack."""
 
 
+def _find(
+    id_: str, name: str, lookup: Callable[[], Any], key: str, what: str | None = None, *, fix: str | None = None
+) -> tuple[Any, list[Check]]:
+    """An inventory object by name and its row: ``found (<moId>)``, or a failing row whose fix names the config key
+    (``None`` for the object then)."""
+    try:
+        found = lookup()
+    except vcenter.NotFound as exc:
+        fix = fix or f"Fix {config_key(key)} or create {what or f'the {id_}'}"
+        return None, [failed(id_, name, str(exc), fix)]
+    return found, [ok(id_, name, f"found ({found._moId})")]
+
+
 def check_connection(creds: vcenter.Credentials, timeout: float) -> tuple[Check, vcenter.VCenter | None]:
     try:
         vc = vcenter.VCenter(vcenter.connect(creds, timeout=timeout), server=creds.address)
@@ -48,25 +61,18 @@ def check_connection(creds: vcenter.Credentials, timeout: float) -> tuple[Check,
 
 def check_datacenter(vc: vcenter.VCenter, settings: cfg.Settings, place: Placement) -> list[Check]:
     name = settings.vsphere.datacenter
-    try:
-        place.datacenter = vc.datacenter(name)
-    except vcenter.NotFound as exc:
-        return [
-            failed("datacenter", name, str(exc), f"Fix {config_key('vsphere.datacenter')} or create the datacenter")
-        ]
-    return [ok("datacenter", name, f"found ({place.datacenter._moId})")]
+    place.datacenter, rows = _find("datacenter", name, lambda: vc.datacenter(name), "vsphere.datacenter")
+    return rows
 
 
 def check_cluster(vc: vcenter.VCenter, settings: cfg.Settings, place: Placement) -> list[Check]:
     name = settings.vsphere.cluster
     if name is None:
         return []
-    try:
-        cluster = vc.cluster(place.datacenter, name)
-    except vcenter.NotFound as exc:
-        return [failed("cluster", name, str(exc), f"Fix {config_key('vsphere.cluster')} or create the cluster")]
+    cluster, rows = _find("cluster", name, lambda: vc.cluster(place.datacenter, name), "vsphere.cluster")
+    if cluster is None:
+        return rows
     place.pool_owner = cluster
-    rows = [ok("cluster", name, f"found ({cluster._moId})")]
     if len(settings.nodes) > 1:
         drs = cluster.configurationEx.drsConfig.enabled
         if drs:
@@ -88,31 +94,22 @@ def check_resource_pool(vc: vcenter.VCenter, settings: cfg.Settings, place: Plac
     path = settings.vsphere.resource_pool
     if path is None:
         return []
-    try:
-        pool = vc.resource_pool(place.datacenter, path)
-    except vcenter.NotFound as exc:
-        return [failed("resourcePool", path, str(exc), f"Fix {config_key('vsphere.resourcePool')} or create the pool")]
-    place.pool_owner = pool.owner
-    return [ok("resourcePool", path, f"found ({pool._moId}, in {pool.owner.name})")]
+    pool, rows = _find(
+        "resourcePool", path, lambda: vc.resource_pool(place.datacenter, path), "vsphere.resourcePool", "the pool"
+    )
+    if pool is not None:
+        place.pool_owner = pool.owner
+        rows = [ok("resourcePool", path, f"found ({pool._moId}, in {pool.owner.name})")]
+    return rows
 
 
 def check_folder(vc: vcenter.VCenter, settings: cfg.Settings, place: Placement) -> list[Check]:
     path = settings.vsphere.folder
     if path is None:
         return []
-    try:
-        folder = vc.folder(place.datacenter, path)
-    except vcenter.NotFound as exc:
-        return [
-            failed(
-                "folder",
-                path,
-                str(exc),
-                f"Create the VM folder {path} in datacenter {settings.vsphere.datacenter}, "
-                f"or fix {config_key('vsphere.folder')}",
-            )
-        ]
-    return [ok("folder", path, f"found ({folder._moId})")]
+    fix = f"Create the VM folder {path} in datacenter {settings.vsphere.datacenter}, "
+    fix += f"or fix {config_key('vsphere.folder')}"
+    return _find("folder", path, lambda: vc.folder(place.datacenter, path), "vsphere.folder", fix=fix)[1]
 
 
 def space_needed_gb(settings: cfg.Settings) -> float:
