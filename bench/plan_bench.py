@@ -4,7 +4,7 @@
 
 Measures, as whole processes in this venv, medians of ``--runs`` runs:
   - ``import pulumi, pulumi_vsphere, pulumi_kubernetes, pulumi_command`` (the floor any run pays);
-  - ``python -m gatewayctl plan --stack prod --json`` (target: at most 3x the import time);
+  - ``python -m gatewayctl plan --stack prod --json`` (target: at most 2.5x the import time);
   - the same plan for a generated stack of ``--nodes`` nodes (prod's settings, one host per node).
 """
 
@@ -76,7 +76,7 @@ def main() -> None:
         "importSeconds": round(imports, 3),
         "planProdSeconds": round(plan, 3),
         "ratio": round(plan / imports, 2),
-        "target": 3.0,
+        "target": 2.5,
         "nodes": args.nodes,
         "planBigSeconds": round(big, 3),
     }
@@ -85,7 +85,7 @@ def main() -> None:
         return
     print(f"medians of {args.runs} runs, whole processes, {py}")
     print(f"  import of the four SDKs        {imports:7.3f} s")
-    print(f"  plan --stack prod              {plan:7.3f} s   ratio {plan / imports:.2f}x (target <= 3x)")
+    print(f"  plan --stack prod              {plan:7.3f} s   ratio {plan / imports:.2f}x (target <= 2.5x)")
     print(f"  plan of {args.nodes:>3} nodes               {big:7.3f} s")
 
 
