@@ -53,6 +53,7 @@ def cluster_facts(settings: Settings) -> ClusterFacts:
         "floatingIp": str(settings.floating_ip),
         "metallbRange": settings.metallb_range,
         "primary": settings.primary,
+        "rebuild": list(settings.rebuild),
         "nodes": [
             {
                 "hostname": n.hostname,
@@ -165,6 +166,7 @@ class GatewayCluster(pulumi.ComponentResource):
                     resource_pool_id=resource_pool_id,
                     folder=vs.folder,
                     annotation=annotation,
+                    rebuilt=node.hostname in settings.rebuild,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -45,6 +45,8 @@ class GatewayNodeArgs:
     """VM folder path, or ``None`` for the datacenter's root VM folder."""
     annotation: str
     """The VM's notes in vCenter: which project and stack manage it."""
+    rebuilt: bool = False
+    """Whether this update rebuilds the node from the current image (its hostname is in ``rebuild``)."""
 
 
 #: The VM inputs that belong to the image: what the node was deployed or cloned from and the hardware that came
@@ -52,7 +54,8 @@ class GatewayNodeArgs:
 #: running node: the provider applies `firmware`, `scsiType` and `datacenterId` as in-place updates that power
 #: the VM off, and would do so on every node in one `pulumi up`, taking the whole cluster down; `clone`,
 #: `ovfDeploy` and a NIC's `ovfMapping` would replace every VM at once; a library -> ovf switch would add
-#: `datacenterId` to cloned VMs, which the provider rejects. Only a deliberate rebuild of one node applies them.
+#: `datacenterId` to cloned VMs, which the provider rejects. Only a deliberate rebuild of one node (`rebuild`,
+#: :func:`vm_options`) applies them.
 IMAGE_INPUTS: tuple[str, ...] = (
     "clone",
     "ovfDeploy",
@@ -69,6 +72,19 @@ IMAGE_INPUTS: tuple[str, ...] = (
 #: Reported as changed on every refresh for OVF-deployed VMs (pulumi-vsphere #472): ignored on every VM,
 #: rebuilt or not.
 REFRESH_NOISE: tuple[str, ...] = ("eptRviMode", "hvMode")
+
+
+def vm_options(rebuilt: bool, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """The VM's options, the one place that decides whether its image inputs apply.
+
+    A kept VM ignores the image inputs, so a new `ova` changes nothing on it. A rebuilt VM (in `rebuild`)
+    ignores only the refresh noise: its changed `clone`/`ovfDeploy` makes the provider replace it, with the
+    current image and fresh vApp values. It is replaced delete-before-replace because the new VM takes the
+    same name (vCenter refuses two VMs of one name in a folder) and the same IP.
+    """
+    if rebuilt:
+        return pulumi.ResourceOptions(parent=parent, ignore_changes=[*REFRESH_NOISE], delete_before_replace=True)
+    return pulumi.ResourceOptions(parent=parent, ignore_changes=[*IMAGE_INPUTS, *REFRESH_NOISE])
 
 
 def vapp_properties(node: NodeSettings, network: NetworkSettings, keys: Mapping[str, str]) -> dict[str, str]:
@@ -152,7 +168,7 @@ class GatewayNode(pulumi.ComponentResource):
             # Waiting for a routable guest IP means that script ran and the node can be reached over SSH.
             wait_for_guest_net_timeout=10,
             wait_for_guest_net_routable=True,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=[*IMAGE_INPUTS, *REFRESH_NOISE]),
+            opts=vm_options(args.rebuilt, parent=self),
         )
 
         self.hostname = pulumi.Output.from_input(node.hostname)

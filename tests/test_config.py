@@ -135,6 +135,16 @@ MALFORMED: list[tuple[str, Mutation, str, Any]] = [
     ("node-typo", _node(0, "esxHost", "esx-01"), "nodes[0].esxHost", "esx-01"),
     ("ssh-host-key-bad", _node(0, "sshHostKey", "not-a-key"), "nodes[0].sshHostKey", "not-a-key"),
     ("primary-not-a-node", _set("primary", "gw-prod-9"), "primary", "gw-prod-9"),
+    ("rebuild-not-a-node", _set("rebuild", ["gw-prod-2", "gw-prod-9"]), "rebuild[1]", "gw-prod-9"),
+    ("rebuild-duplicate", _set("rebuild", ["gw-prod-2", "gw-prod-2"]), "rebuild[1]", "gw-prod-2"),
+    ("rebuild-implicit-primary", _set("rebuild", ["gw-prod-1"]), "rebuild[0]", "gw-prod-1"),
+    (
+        "rebuild-explicit-primary",
+        lambda raw: raw.update({f"{NS}:primary": "gw-prod-2", f"{NS}:rebuild": ["gw-prod-2"]}),
+        "rebuild[0]",
+        "gw-prod-2",
+    ),
+    ("rebuild-not-a-hostname", _set("rebuild", ["GW-Prod-2"]), "rebuild[0]", "GW-Prod-2"),
     ("cpus-not-number", _edit("nodeSize", lambda s: s.__setitem__("cpus", "four")), "nodeSize.cpus", "four"),
     ("cpus-bool", _edit("nodeSize", lambda s: s.__setitem__("cpus", True)), "nodeSize.cpus", True),
     (
@@ -268,6 +278,62 @@ def test_prod_stack_parses_into_settings():
     assert s.metallb_range == "10.20.30.50-10.20.30.50"
     assert s.ova.deploy == "library" and s.ova.properties == cfg.DEFAULT_OVA_PROPERTIES
     assert s.storage is not None and s.storage.nfs_path == "/exports/gateway-prod"
+
+
+def _prod_keys(**changes: Any) -> dict[str, Any]:
+    raw = {k.split(":", 1)[1]: v for k, v in stack_raw("prod").items() if k.startswith(f"{NS}:")}
+    return {**raw, **changes}
+
+
+def _rebuild_issues(**changes: Any) -> list[cfg.ConfigIssue]:
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.parse(_prod_keys(**changes), secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    return [i for i in info.value.issues if i.key.startswith(f"{NS}:rebuild")]
+
+
+@pytest.mark.parametrize(
+    ("rebuild", "expected"),
+    [([], ()), (["gw-prod-2"], ("gw-prod-2",)), ("gw-prod-3", ("gw-prod-3",))],
+    ids=["default-none", "one-node", "one-hostname-for-a-list"],
+)
+def test_rebuild_names_nodes(rebuild: Any, expected: tuple[str, ...]):
+    s = cfg.parse(_prod_keys(rebuild=rebuild), secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    assert s.rebuild == expected
+    assert cfg.parse(_prod_keys(), secrets_present={"managerPassword": True, "sshPrivateKey": True}).rebuild == ()
+
+
+def test_rebuild_of_an_unknown_node_names_the_nodes():
+    [issue] = _rebuild_issues(rebuild=["gw-prod-2", "gw-prod-9"])
+    assert issue.key == f"{NS}:rebuild[1]" and issue.value == "gw-prod-9"
+    assert "is not one of the nodes (gw-prod-1, gw-prod-2, gw-prod-3)" in issue.message
+
+
+def test_rebuild_lists_each_node_once():
+    [issue] = _rebuild_issues(rebuild=["gw-prod-2", "gw-prod-2"])
+    assert issue.key == f"{NS}:rebuild[1]" and f"duplicates {NS}:rebuild[0]" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("changes", "rebuilt", "fix"),
+    [
+        ({}, "gw-prod-1", "the first node (primary is unset)"),
+        ({"primary": "gw-prod-3"}, "gw-prod-3", f"{NS}:primary"),
+    ],
+    ids=["implicit-primary", "explicit-primary"],
+)
+def test_rebuilding_the_primary_of_a_multi_node_stack_is_refused(changes: dict[str, Any], rebuilt: str, fix: str):
+    [issue] = _rebuild_issues(rebuild=[rebuilt], **changes)
+    assert issue.key == f"{NS}:rebuild[0]" and issue.value == rebuilt
+    assert fix in issue.message
+    assert "Make another node primary first: set gateway-cluster:primary to" in issue.message
+    assert f"apply, then rebuild {rebuilt}" in issue.message
+
+
+def test_a_single_node_stack_may_rebuild_its_only_node():
+    raw = _prod_keys(rebuild=["gw-prod-1"])
+    raw["nodes"] = raw["nodes"][:1]
+    s = cfg.parse(raw, secrets_present={"managerPassword": True, "sshPrivateKey": True})
+    assert s.rebuild == ("gw-prod-1",) and s.primary == "gw-prod-1"
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,17 @@ def prod() -> dict[str, Any]:
 
 
 def test_key_tables_are_those_the_program_always_had():
-    assert cfg.OBJECT_KEYS == ("vsphere", "ova", "network", "nodes", "nodeSize", "storage", "charts", "registration")
+    assert cfg.OBJECT_KEYS == (
+        "vsphere",
+        "ova",
+        "network",
+        "nodes",
+        "nodeSize",
+        "storage",
+        "charts",
+        "registration",
+        "rebuild",
+    )
     assert cfg.STRING_KEYS == ("floatingIp", "primary", "sshUser", "metallbRange")
     assert set(cfg.SECRET_KEYS) == {
         "sshPrivateKey",

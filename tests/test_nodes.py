@@ -189,6 +189,49 @@ def test_nodes_keep_their_image_when_the_ova_changes(prod, deploy: str):
     assert _without_ignored(upgraded) == _without_ignored(prod)
 
 
+def _rebuilding(hostname: str, *, deploy: str = "library") -> harness.Run:
+    """The prod stack with a new OVA, rebuilding ``hostname`` from it."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:ova"] = {**NEW_IMAGE, "deploy": deploy}
+    raw[f"{NS}:rebuild"] = [hostname]
+    return run_stack(raw=raw)
+
+
+def test_a_rebuilt_vm_takes_the_image_inputs_and_goes_first():
+    """Only REFRESH_NOISE is ignored on a rebuilt VM, so its new clone/ovfDeploy replaces it; it is deleted
+    before its replacement is created, which takes the same name and IP."""
+    run = _rebuilding("gw-prod-2")
+    options = {vm.input("name"): vm.options for vm in run.by_type(VM)}
+    assert options["gw-prod-2"].get("ignoreChanges") == [*REFRESH_NOISE]
+    assert options["gw-prod-2"].get("deleteBeforeReplace") is True
+    for kept in ("gw-prod-1", "gw-prod-3"):
+        assert options[kept].get("ignoreChanges") == [*IMAGE_INPUTS, *REFRESH_NOISE], kept
+        assert not options[kept].get("deleteBeforeReplace"), kept
+
+
+@pytest.mark.parametrize("deploy", ["library", "ovf"], ids=["new-image-same-mode", "new-image-library-to-ovf"])
+def test_a_rebuild_changes_only_the_rebuilt_vm(prod, deploy: str):
+    """With a new OVA and a `rebuild`, the VMs not in it still keep their image (the engine sees no change on
+    them); the rebuilt one has a changed, no longer ignored image input, which the provider replaces."""
+    run = _rebuilding("gw-prod-3", deploy=deploy)
+    before = dict(zip((vm.input("name") for vm in prod.by_type(VM)), _without_ignored(prod), strict=True))
+    after = dict(zip((vm.input("name") for vm in run.by_type(VM)), _without_ignored(run), strict=True))
+    assert after["gw-prod-1"] == before["gw-prod-1"] and after["gw-prod-2"] == before["gw-prod-2"]
+    rebuilt = harness.reveal(run.by_type(VM)[2].inputs)
+    assert rebuilt["name"] == "gw-prod-3"
+    assert rebuilt["vapp"]["properties"]["vami.hostname"] == "gw-prod-3", "fresh vApp values from the new image"
+    assert after["gw-prod-3"] != before["gw-prod-3"]
+    image = "clone" if deploy == "library" else "ovfDeploy"
+    assert image in rebuilt and after["gw-prod-3"][image] == rebuilt[image]
+
+
+def test_rebuilding_a_single_node_stack_rebuilds_its_only_vm():
+    raw = scaled(1)
+    raw[f"{NS}:rebuild"] = ["gw-1"]
+    [vm] = run_stack(raw=raw).by_type(VM)
+    assert vm.options.get("ignoreChanges") == [*REFRESH_NOISE] and vm.options.get("deleteBeforeReplace") is True
+
+
 @pytest.mark.parametrize(
     ("stack", "datacenter"),
     [("prod", False), ("dev", True)],

@@ -63,6 +63,25 @@ def test_json_options_show_what_an_update_may_touch(prod_doc):
     assert any(not r["options"]["deleteBeforeReplace"] for r in prod_doc["resources"])
 
 
+def test_plan_marks_the_vm_a_rebuild_replaces(tmp_path: Path):
+    """Text: a suffix on the rebuilt VM's line only; JSON: its options say delete-before-replace, image inputs
+    no longer ignored."""
+    raw = stack_raw("prod")
+    raw[f"{NS}:rebuild"] = ["gw-prod-2"]
+    project = make_project(tmp_path, {"rebuild": raw})
+    code, out, err = gatewayctl("plan", "--stack", "rebuild", cwd=project)
+    assert code == 0, err
+    marked = [line for line in out.splitlines() if "[rebuild: replaced, delete-before-replace]" in line]
+    assert len(marked) == 1 and VM in marked[0] and "name=gw-prod-2" in marked[0], marked
+    code, out, err = gatewayctl("plan", "--stack", "rebuild", "--json", cwd=project)
+    assert code == 0, err
+    vms = {r["inputs"]["name"]: r["options"] for r in json.loads(out)["resources"] if r["type"] == VM}
+    assert vms["gw-prod-2"]["deleteBeforeReplace"] is True and "clone" not in vms["gw-prod-2"]["ignoreChanges"]
+    assert all(
+        not vms[n]["deleteBeforeReplace"] and "clone" in vms[n]["ignoreChanges"] for n in ("gw-prod-1", "gw-prod-3")
+    )
+
+
 def test_prod_acceptance(prod_doc):
     vms = [r for r in prod_doc["resources"] if r["type"] == VM]
     assert len(vms) == 3

@@ -377,6 +377,36 @@ def test_unique_hostnames(names: list[Any], expected: list[str]):
     assert_fixable(messages)
 
 
+# --------------------------------------------------------------------------- rebuild-one-node-at-a-time
+
+REBUILD_CASES = [
+    pytest.param(3, [], False, id="no-rebuild"),
+    pytest.param(3, ["gw-2"], False, id="one-node"),
+    pytest.param(3, ["gw-2", "gw-3"], True, id="two-nodes"),
+    pytest.param(3, ["gw-2", "gw-2"], False, id="one-node-listed-twice"),
+    pytest.param(1, ["gw-1"], False, id="single-node-stack"),
+    pytest.param(3, harness.UNKNOWN, False, id="unknown-list"),
+    pytest.param(3, [harness.UNKNOWN, "gw-3"], False, id="unknown-entry-not-judged"),
+]
+
+
+@pytest.mark.parametrize(("nodes", "rebuild", "flagged"), REBUILD_CASES)
+def test_rebuild_one_node_at_a_time(nodes: int, rebuild: Any, flagged: bool):
+    facts = changed(FACTS, {("nodes",): FACTS["nodes"][:nodes], ("rebuild",): rebuild})
+    messages = check_resource(gp.rebuild_one_node_at_a_time_validator, gp.CLUSTER, facts)
+    assert bool(messages) == flagged, messages
+    if flagged:
+        [message] = messages
+        assert "rebuild = [gw-2, gw-3]" in message and "one node at a time is down" in message
+        assert "Set gateway-cluster:rebuild to one node ([gw-2]), apply, then rebuild the next" in message
+    assert_fixable(messages)
+
+
+def test_rebuild_one_node_at_a_time_ignores_other_resource_types():
+    facts = changed(FACTS, {("rebuild",): ["gw-2", "gw-3"]})
+    assert check_resource(gp.rebuild_one_node_at_a_time_validator, gp.VM, facts) == []
+
+
 # --------------------------------------------------------------------------------------------- advisory
 
 
@@ -472,6 +502,7 @@ def test_the_required_policies_exist_with_their_levels():
         "node-size-minimum",
         "nfs-storage-for-multi-node",
         "unique-hostnames",
+        "rebuild-one-node-at-a-time",
     }
     assert {n for n, level in levels.items() if level == "mandatory"} == mandatory | {"nfs-storage-configured"}
     assert {n for n, level in levels.items() if level == "advisory"} >= {"ssh-host-keys-pinned", "ova-over-https"}

@@ -87,6 +87,12 @@ BREAKS = [
         {"nfs-storage-for-multi-node", "nfs-storage-configured"},
         id="multi-node-without-nfs",
     ),
+    pytest.param(
+        {f"{NS}:rebuild": json.dumps(["gw-prod-2", "gw-prod-3"])},
+        None,
+        {"rebuild-one-node-at-a-time"},
+        id="two-nodes-rebuilt-at-once",
+    ),
 ]
 
 

@@ -11,7 +11,7 @@ from pydantic import AfterValidator
 
 from .declare import Decl, Key, Problem, RuleInput, fields, rule
 from .errors import full_key
-from .kinds import Address, AddressPool, IPAddress, NonEmpty, Text, ordered, spans
+from .kinds import ONE_OR_MANY, Address, AddressPool, Hostname, IPAddress, NonEmpty, Text, ordered, spans
 from .nodes import NetworkSettings, NodeSettings, NodeSize, StorageSettings
 from .placement import OvaSettings, VSphereSettings
 from .services import WITH_METHOD, ChartsSettings, RegistrationSettings, from_one_source
@@ -100,6 +100,17 @@ class Settings:
         Annotated[RegistrationSettings, WITH_METHOD] | None,
         Key("Registration with the tenant; unset: nothing registers."),
     ] = None
+    rebuild: Annotated[
+        tuple[Hostname, ...],
+        ONE_OR_MANY,
+        Key(
+            "Hostnames of the nodes rebuilt from the current `ova` in this update (a single hostname stands for a "
+            "list of one): each such VM is replaced, delete-before-replace, by one with the same name and IP. "
+            "Empty: a new `ova` changes no existing VM. A multi-node stack rebuilds at most one node per update "
+            "(the policy pack checks), never its primary.",
+            example=["gw-node-2"],
+        ),
+    ] = ()
 
     @property
     def primary_node(self) -> NodeSettings:
@@ -232,6 +243,38 @@ def primary_is_a_node(given: RuleInput) -> Iterator[Problem]:
             f"is not one of the nodes ({names}). To remove the primary node, first make another node primary, "
             "apply, then remove it.",
         )
+
+
+@rule(after="rebuild")
+def rebuild_names_nodes(given: RuleInput) -> Iterator[Problem]:
+    """Each `rebuild` entry is the hostname of one of the `nodes`, listed once. In a multi-node stack it is not
+    the primary (`primary`, or the first node when `primary` is unset): make another node primary first."""
+    rebuild: tuple[str, ...] = given.parsed.get("rebuild", ())
+    nodes: tuple[NodeSettings, ...] = given.parsed.get("nodes", ())
+    if not rebuild or not nodes:
+        return
+    hostnames = [n.hostname for n in nodes]
+    # The implicit primary only when `primary` is unset; a `primary` that did not validate is reported on its own.
+    primary = given.parsed.get("primary") if "primary" in given.raw else hostnames[0]
+    others = [h for h in hostnames if h != primary]
+    for i, entry in enumerate(rebuild):
+        if entry not in hostnames:
+            yield (
+                f"rebuild[{i}]",
+                entry,
+                f"is not one of the nodes ({', '.join(hostnames)}); list the hostnames of nodes to rebuild.",
+            )
+        elif entry == primary and others:
+            which = "gateway-cluster:primary" if "primary" in given.raw else "the first node (primary is unset)"
+            yield (
+                f"rebuild[{i}]",
+                entry,
+                f"is the primary node ({which}), which issues join tokens and serves the kubeconfig: the cluster "
+                f"cannot rebuild it in place. Make another node primary first: set gateway-cluster:primary to "
+                f"{others[0]} (or another node), apply, then rebuild {entry}.",
+            )
+    for path, value, first in _duplicates((f"rebuild[{i}]", h) for i, h in enumerate(rebuild)):
+        yield path, value, f"duplicates {full_key(first)}; list each node once."
 
 
 @rule()

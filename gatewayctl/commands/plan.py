@@ -161,6 +161,16 @@ def key_properties(resource: Resource, names: Mapping[str, str]) -> str:
     return " ".join(parts)
 
 
+VM = "vsphere:index/virtualMachine:VirtualMachine"
+#: Beside a VM that `rebuild` names: on an existing stack the update replaces it (components/node.py vm_options).
+REBUILD_MARK = "  [rebuild: replaced, delete-before-replace]"
+
+
+def rebuild_mark(resource: Resource) -> str:
+    """:data:`REBUILD_MARK` for a VM rebuilt in this update (only a rebuilt VM is replaced delete-before-replace)."""
+    return REBUILD_MARK if resource.type == VM and resource.options.get("deleteBeforeReplace") else ""
+
+
 def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
     run = plan.run
     lines = [
@@ -180,7 +190,8 @@ def to_text(plan: Plan, *, show_secrets: bool = False) -> str:
         for i, r in enumerate(kids):
             last = i == len(kids) - 1
             props = key_properties(r, names)
-            lines.append(f"{prefix}{'└─ ' if last else '├─ '}+ {r.type}  {r.name}" + (f"  ({props})" if props else ""))
+            shown = f"{prefix}{'└─ ' if last else '├─ '}+ {r.type}  {r.name}" + (f"  ({props})" if props else "")
+            lines.append(shown + rebuild_mark(r))
             walk(r.urn, prefix + ("   " if last else "│  "))
 
     walk(stack_urn, "  ")

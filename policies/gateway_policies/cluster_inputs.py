@@ -28,6 +28,7 @@ __all__ = [
     "NFS_PATH",
     "NFS_SERVER",
     "NODES",
+    "REBUILD",
     "SSH_HOST_KEY_PINNED",
     "STORAGE",
     "ClusterAddress",
@@ -40,6 +41,7 @@ DHCP_RANGES: Final = fact_path(ClusterFacts, "network", "dhcpRanges")
 FLOATING_IP: Final = fact_path(ClusterFacts, "floatingIp")
 METALLB_RANGE: Final = fact_path(ClusterFacts, "metallbRange")
 NODES: Final = fact_path(ClusterFacts, "nodes")
+REBUILD: Final = fact_path(ClusterFacts, "rebuild")
 STORAGE: Final = fact_path(ClusterFacts, "storage")
 HOSTNAME: Final = fact_path(NodeFacts, "hostname")
 IP: Final = fact_path(NodeFacts, "ip")
@@ -48,7 +50,9 @@ NFS_SERVER: Final = fact_path(StorageFacts, "nfsServer")
 NFS_PATH: Final = fact_path(StorageFacts, "nfsPath")
 
 #: The component's facts the policies judge (each must be known during a real preview; the tests check).
-JUDGED: Final = frozenset(str(p[0]) for p in (CIDR, GATEWAY, DHCP_RANGES, FLOATING_IP, METALLB_RANGE, NODES, STORAGE))
+JUDGED: Final = frozenset(
+    str(p[0]) for p in (CIDR, GATEWAY, DHCP_RANGES, FLOATING_IP, METALLB_RANGE, NODES, STORAGE, REBUILD)
+)
 
 
 @dataclass(frozen=True)

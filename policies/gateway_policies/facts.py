@@ -62,6 +62,8 @@ class ClusterFacts(TypedDict):
     floatingIp: str
     metallbRange: str
     primary: str
+    rebuild: list[str]
+    """Hostnames of the nodes this update rebuilds from the current image (empty: none)."""
     nodes: list[NodeFacts]
     nodeSize: NodeSizeFacts
     storage: StorageFacts | None

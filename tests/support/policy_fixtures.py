@@ -29,6 +29,7 @@ FACTS: ClusterFacts = {
     "floatingIp": "10.20.30.50",
     "metallbRange": "10.20.30.50-10.20.30.50",
     "primary": "gw-1",
+    "rebuild": [],
     "nodes": [
         {"hostname": f"gw-{i}", "ip": f"10.20.30.4{i}", "esxiHost": f"esx-{i}.example.com", "sshHostKeyPinned": True}
         for i in (1, 2, 3)

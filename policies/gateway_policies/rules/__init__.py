@@ -20,12 +20,13 @@ from . import (
     node_size_minimum,
     one_node_per_host,
     ova_over_https,
+    rebuild_one_node_at_a_time,
     ssh_host_keys_pinned,
     static_ips_same_subnet,
     unique_hostnames,
 )
 
-#: In the order the pack lists them: mandatory (layout, network, nodes, storage, hostnames), then advisory.
+#: In the order the pack lists them: mandatory (layout, network, nodes, storage, hostnames, rebuilds), then advisory.
 POLICIES: Final[list[Policy]] = [
     ha_minimum_three_hosts.POLICY,
     one_node_per_host.POLICY,
@@ -35,6 +36,7 @@ POLICIES: Final[list[Policy]] = [
     nfs_storage_for_multi_node.POLICY,
     nfs_storage_configured.POLICY,
     unique_hostnames.POLICY,
+    rebuild_one_node_at_a_time.POLICY,
     ssh_host_keys_pinned.POLICY,
     ova_over_https.POLICY,
     chart_versions_pinned.POLICY,
