@@ -362,6 +362,18 @@ def test_a_node_that_never_left_is_removed_with_force(hosts):
     assert "gw-prod-3" not in cluster["nodes"]
 
 
+def test_a_stopped_microk8s_fails_the_step_clearly(hosts):
+    """A stopped MicroK8s answers `status --wait-ready` with exit code 0: the steps read its text instead."""
+    run = program(hosts)
+    form(hosts, run)
+    hosts.set_running(PRIMARY, False)
+
+    addons = hosts.run_step(run.named("gateway-formation-addons-enable"))
+    assert addons.code != 0
+    assert "MicroK8s is not running or not ready within 600s" in addons.stderr
+    assert "enable" not in [call[1] for call in hosts.state()["calls"][-3:]], "it went on to enable an addon"
+
+
 def test_health_gate_names_the_node_that_is_not_ready(hosts):
     run = program(hosts)
     form(hosts, run)

@@ -13,7 +13,7 @@ wait_seconds=$2
 read_sudo_password
 exec </dev/null
 
-microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null
+microk8s_status "$wait_seconds" >/dev/null || die "MicroK8s is not running or not ready within ${wait_seconds}s"
 
 if [ "$(microk8s status --addon dns)" = "enabled" ]; then
   log "dns is already enabled"

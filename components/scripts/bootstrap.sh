@@ -23,7 +23,7 @@ else
 fi
 
 registered() {
-  microk8s status --wait-ready --timeout 60 >/dev/null 2>&1 && microk8s kubectl get node "$want" >/dev/null 2>&1
+  microk8s_status 60 >/dev/null && microk8s kubectl get node "$want" >/dev/null 2>&1
 }
 
 if registered; then
@@ -33,7 +33,7 @@ else
   log "MicroK8s is not registered as $want: restarting it"
   microk8s stop >&2
   microk8s start >&2
-  microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null
+  microk8s_status "$wait_seconds" >/dev/null || die "MicroK8s did not become ready within ${wait_seconds}s"
   deadline=$((SECONDS + wait_seconds))
   until microk8s kubectl get node "$want" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || die "MicroK8s did not register node $want within ${wait_seconds}s"

@@ -58,6 +58,6 @@ while :; do
   delay=$((delay * 2 > 60 ? 60 : delay * 2))
 done
 
-microk8s status --wait-ready --timeout "$wait_seconds" >/dev/null
+microk8s_status "$wait_seconds" >/dev/null || die "MicroK8s is not ready within ${wait_seconds}s after the join"
 microk8s kubectl wait --for=condition=Ready "node/$me" --timeout="${wait_seconds}s" >&2
 log "$me is a Ready member"
