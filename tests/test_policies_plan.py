@@ -118,11 +118,11 @@ def _argv(overrides: dict[str, str], policy_config: Any, tmp_path: Path) -> list
 def test_a_stack_breaking_a_rule_fails_the_plan(
     tmp_path: Path, overrides: dict[str, str], policy_config: Any, broken: set[str]
 ):
-    argv = _argv(overrides, policy_config, tmp_path)
-    code, _, err = plan_json(*argv, "--no-policies")
-    assert code == 0, f"the program itself must accept this stack: {err}"
-    code, doc, err = plan_json(*argv)
+    code, doc, err = plan_json(*_argv(overrides, policy_config, tmp_path))
+    # A config error would exit 2 before any policy ran: exit 1 with no errors means the program itself accepted
+    # the stack and only the pack refused it.
     assert code == 1, err
+    assert "errors" not in doc, doc["errors"]
     mandatory = {v["policy"] for v in doc["violations"] if v["level"] == "mandatory"}
     assert mandatory == broken
     urns = {r["urn"] for r in doc["resources"]} | {PROD_STACK_URN}
@@ -181,9 +181,15 @@ def test_policy_config_can_downgrade_a_rule(tmp_path: Path):
         pytest.param("{nope", "not valid JSON", id="not-json"),
     ],
 )
-def test_bad_policy_config_file_exits_2(tmp_path: Path, content: str, message: str):
+def test_bad_policy_config_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str):
     path = tmp_path / "bad.json"
     path.write_text(content)
+
+    def no_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the program ran although the policy config is bad")
+
+    # Refused before the program runs, as the engine refuses it when it starts the analyzer.
+    monkeypatch.setattr(harness, "run_program", no_run)
     code, out, err = gatewayctl("plan", "--stack", "prod", "--policy-config", str(path))
     assert code == 2
     assert message in err

@@ -17,10 +17,22 @@ FILES = {
 }
 
 
-def collected(*args: str) -> dict[str, set[str]]:
-    """Test ids by file, as ``pytest --collect-only`` lists them (one run for every file)."""
+def collected() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Test ids by file, all and those marked ``system``, from one ``pytest --collect-only`` of every file (the
+    marks as the conftest's collection hook left them, which is what ``-m`` selects on)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *FILES, *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.support.collect_marks",
+            *FILES,
+        ],
         cwd=PROJECT,
         capture_output=True,
         text=True,
@@ -28,16 +40,22 @@ def collected(*args: str) -> dict[str, set[str]]:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    ids: dict[str, set[str]] = {path: set() for path in FILES}
+    everything: dict[str, set[str]] = {path: set() for path in FILES}
+    marked: dict[str, set[str]] = {path: set() for path in FILES}
     for line in result.stdout.splitlines():
-        if "::" in line:
-            ids[line.split("::", 1)[0]].add(line)
-    return ids
+        test_id, sep, tier = line.partition("\t")
+        if not sep:
+            continue
+        path = test_id.split("::", 1)[0]
+        everything[path].add(test_id)
+        if tier == "system":
+            marked[path].add(test_id)
+    return everything, marked
 
 
 def test_system_tests_are_marked_by_what_they_use() -> None:
     """Marked by the fixtures they use (tests/conftest.py SYSTEM_FIXTURES): a renamed fixture shows here too."""
-    everything, marked = collected(), collected("-m", "system")
+    everything, marked = collected()
     for path, system in FILES.items():
         assert everything[path], f"nothing collected in {path}"
         assert marked[path] <= everything[path], path

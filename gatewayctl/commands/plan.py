@@ -264,6 +264,15 @@ LOOKUP_FIX = (
 def run(args: argparse.Namespace) -> int:
     root = project_dir()
     policy_config = _read_policy_config(args.policy_config)
+    if not args.no_policies:
+        # Checked before the program runs, as the engine checks it when it starts the analyzer: a bad file
+        # costs no run and no vCenter session.
+        from gatewayctl.harness import analyzer
+
+        try:
+            analyzer.reconcile_config(analyzer.GATEWAY_PACK, policy_config)
+        except analyzer.PolicyConfigError as exc:
+            raise UsageError(str(exc)) from None
     live = vcenter.live_inventory(root, args.stack) if args.vcenter else None
     try:
         prepared = stackfile.prepare(
@@ -282,12 +291,7 @@ def run(args: argparse.Namespace) -> int:
         if live is not None:
             live.close()
     if not args.no_policies:
-        from gatewayctl.harness import analyzer
-
-        try:
-            result.violations = analyzer.evaluate(result.run, policy_config)
-        except analyzer.PolicyConfigError as exc:
-            raise UsageError(str(exc)) from None
+        result.violations = analyzer.evaluate(result.run, policy_config)
     if args.json:
         print(json.dumps(to_json(result, show_secrets=args.show_secrets), indent=2))
     else:

@@ -73,7 +73,7 @@ class Violation:
 
 
 class PolicyConfigError(Exception):
-    """The policy config file is not one the engine would accept (``plan`` exits 3, as for a bad option)."""
+    """The policy config file is not one the engine would accept (``plan`` exits 2, as for a bad option)."""
 
 
 @dataclass
