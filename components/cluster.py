@@ -108,12 +108,14 @@ class GatewayCluster(pulumi.ComponentResource):
     """Gateway VMs on distinct ESXi hosts, formed into one MicroK8s cluster running the Gateway Manager."""
 
     nodes: pulumi.Output[list[dict[str, str]]]
-    """In config order: ``{hostname, ip, esxiHost, vmId}``."""
+    """In config order: ``{hostname, ip, esxiHost, vmId, image}`` (``image``: the version the VM runs, or null)."""
     manager_url: pulumi.Output[str]
     """Where the Gateway Manager answers: the floating IP, port 5480."""
     kubeconfig: pulumi.Output[str]
     """The MicroK8s cluster's kubeconfig (server: the primary's IP). Secret."""
     registration_status: pulumi.Output[str]
+    retained_images: pulumi.Output[list[str]]
+    """The versions in `ova.retain`: beside ``nodes[i].image``, the policy retained-images-in-use judges them."""
     """``registered`` once the appliance is registered with the tenant, ``skipped`` when not configured."""
 
     def __init__(self, name: str, args: GatewayClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -139,6 +141,7 @@ class GatewayCluster(pulumi.ComponentResource):
             resource_pool_id = compute_cluster.resource_pool_id
 
         library_item_id: pulumi.Output[str] | None = None
+        library_item_ids: dict[str, pulumi.Output[str]] = {}
         if settings.ova.deploy == "library":
             library = OvaLibrary(
                 f"{name}-ova",
@@ -150,6 +153,7 @@ class GatewayCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             library_item_id = library.item_id
+            library_item_ids = library.item_ids
 
         annotation = node_annotation(args.project, args.stack)
         self.gateway_nodes: list[GatewayNode] = [
@@ -159,7 +163,9 @@ class GatewayCluster(pulumi.ComponentResource):
                     node=node,
                     network=settings.network,
                     size=settings.node_size,
-                    image=OvaSource(ova=settings.ova, library_item_id=library_item_id),
+                    image=OvaSource(
+                        ova=settings.ova, library_item_id=library_item_id, library_item_ids=library_item_ids
+                    ),
                     datacenter_id=datacenter.id,
                     datastore_id=datastore.id,
                     network_id=network.id,
@@ -232,16 +238,18 @@ class GatewayCluster(pulumi.ComponentResource):
 
         self.nodes = pulumi.Output.all(
             *[
-                pulumi.Output.all(hostname=n.hostname, ip=n.ip, esxiHost=n.esxi_host, vmId=n.vm_id)
+                pulumi.Output.all(hostname=n.hostname, ip=n.ip, esxiHost=n.esxi_host, vmId=n.vm_id, image=n.image)
                 for n in self.gateway_nodes
             ]
         ).apply(list)
         self.manager_url = self.services.manager_url
+        self.retained_images = pulumi.Output.from_input([r.version for r in settings.ova.retain])
         self.register_outputs(
             {
                 "nodes": self.nodes,
                 "managerUrl": self.manager_url,
                 "kubeconfig": self.kubeconfig,
                 "registrationStatus": self.registration_status,
+                "retainedImages": self.retained_images,
             }
         )

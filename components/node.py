@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_vsphere as vsphere
@@ -19,6 +20,9 @@ class OvaSource:
     """The image settings (source, vApp property keys, OVF network name)."""
     library_item_id: pulumi.Input[str] | None = None
     """The content library item to clone from; ``None`` deploys each VM from the OVA directly."""
+    library_item_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Every image's library item by version (the current one and ``ova.retain``'s), to tell which one a VM
+    was cloned from; empty in ovf mode."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,22 @@ def vapp_properties(node: NodeSettings, network: NetworkSettings, keys: Mapping[
     return {keys[field]: value for field, value in values.items()}
 
 
+def image_version(source: str | None, versions_by_source: Mapping[str, str]) -> str | None:
+    """The version of the image a VM was made from: the one whose source (its library item's ID, or its OVA's
+    URL or path) is the VM's, or ``None`` when no image in config has it (an image dropped from ``ova.retain``
+    while nodes still ran it, or an unknown value)."""
+    return versions_by_source.get(source) if source else None
+
+
+def _field(value: Any, name: str) -> str | None:
+    """A nested output's field: the SDK hands nested outputs to ``apply`` as dicts with snake_case keys (or as
+    its output types, which read the same way by attribute)."""
+    if value is None:
+        return None
+    found = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+    return found if isinstance(found, str) else None
+
+
 class GatewayNode(pulumi.ComponentResource):
     """A gateway VM pinned to its ESXi host, sized and addressed from config."""
 
@@ -107,6 +127,9 @@ class GatewayNode(pulumi.ComponentResource):
     esxi_host: pulumi.Output[str]
     esxi_host_id: pulumi.Output[str]
     vm_id: pulumi.Output[str]
+    image: pulumi.Output[str | None]
+    """The version of the image the VM runs, read from what it was made from (on an existing VM, its state: the
+    image inputs are ignored there), or ``None`` when that image is no longer in `ova` or `ova.retain`."""
 
     def __init__(self, name: str, args: GatewayNodeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gateway-cluster:index:GatewayNode", name, None, opts)
@@ -177,6 +200,18 @@ class GatewayNode(pulumi.ComponentResource):
         self.esxi_host_id = host.id
         self.vm_id = vm.id
         self.vm = vm
+        if args.image.library_item_id is not None:
+            ids = pulumi.Output.all(**args.image.library_item_ids)
+            self.image = pulumi.Output.all(vm.clone, ids).apply(
+                lambda given: image_version(_field(given[0], "template_uuid"), {v: k for k, v in given[1].items()})
+            )
+        else:
+            by_source = {source: version for version, source in ova.images}
+            self.image = vm.ovf_deploy.apply(
+                lambda deploy: image_version(
+                    _field(deploy, "remote_ovf_url") or _field(deploy, "local_ovf_path"), by_source
+                )
+            )
         self.register_outputs(
             {
                 "hostname": self.hostname,
@@ -184,5 +219,6 @@ class GatewayNode(pulumi.ComponentResource):
                 "esxiHost": self.esxi_host,
                 "esxiHostId": self.esxi_host_id,
                 "vmId": self.vm_id,
+                "image": self.image,
             }
         )

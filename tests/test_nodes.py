@@ -308,7 +308,8 @@ def test_node_outputs_and_stack_export_in_config_order(prod):
     assert [n["hostname"] for n in nodes] == ["gw-prod-1", "gw-prod-2", "gw-prod-3"]
     vm_ids = {vm.input("name"): vm.id for vm in prod.by_type(VM)}
     for n in nodes:
-        assert set(n) == {"hostname", "ip", "esxiHost", "vmId"}
+        assert set(n) == {"hostname", "ip", "esxiHost", "vmId", "image"}
+        assert n["image"] == "17.0.0", "made from prod's ova"
         assert n["vmId"] == vm_ids[n["hostname"]]
     assert nodes[1]["esxiHost"] == "esx-02.corp.example.com" and nodes[1]["ip"] == "10.20.30.42"
     assert harness.reveal(prod.outputs["managerUrl"]) == "https://10.20.30.50:5480"

@@ -34,6 +34,7 @@ from .placement import (
     SCSI_TYPES,
     DeployMode,
     Firmware,
+    OvaImage,
     OvaSettings,
     VSphereSettings,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "NetworkSettings",
     "NodeSettings",
     "NodeSize",
+    "OvaImage",
     "OvaSettings",
     "RegistrationMethod",
     "RegistrationSettings",

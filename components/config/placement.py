@@ -10,6 +10,7 @@ from pydantic import AfterValidator, ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from .declare import KEYS, Key, Kind, KindError, Problem, RuleInput, Shape, rule
+from .errors import full_key
 from .kinds import OvaPath, OvaUrl, Text, choice
 
 
@@ -91,8 +92,8 @@ def _deploy(raw: Any) -> str:
 
 @with_config(KEYS)
 @dataclass(frozen=True)
-class OvaSettings:
-    """The vendor's gateway appliance image."""
+class OvaImage:
+    """One image of the vendor's gateway appliance: its version and where it comes from."""
 
     version: Annotated[
         Text, Key("The image version, shown in names and annotations (quote it: 17.10 is text).", example="17.0.0")
@@ -114,6 +115,18 @@ class OvaSettings:
             example="/srv/images/gateway-17.0.0.ova",
         ),
     ] = None
+
+    @property
+    def source(self) -> str:
+        """The URL or path, whichever is set."""
+        return self.url or self.path or ""
+
+
+@with_config(KEYS)
+@dataclass(frozen=True)
+class OvaSettings(OvaImage):
+    """The vendor's gateway appliance image that new and rebuilt nodes are made from, and how."""
+
     deploy: Annotated[
         DeployMode,
         Kind("one of", _deploy, {"enum": ["library", "ovf"]}, ("library", "ovf")),
@@ -148,27 +161,77 @@ class OvaSettings:
         Key("The OVA's NIC type: the provider replaces the OVA's NIC with one of this type."),
     ] = DEFAULT_NIC_TYPE
 
+    retain: Annotated[
+        tuple[OvaImage, ...],
+        Key(
+            "Older images that nodes still run (during a rolling upgrade). In library mode each keeps its content "
+            "library item: a node not yet rebuilt was cloned from it, and the provider checks a VM's clone source "
+            "whenever it re-creates one. Remove an entry once no node runs it (`nodes[i].image` in the stack's "
+            "outputs; the policy retained-images-in-use says so), and its item is deleted.",
+            example=[{"version": "16.4.0", "url": "https://downloads.example.com/gw-16.4.0.ova"}],
+        ),
+    ] = ()
+
     @property
-    def source(self) -> str:
-        """The URL or path, whichever is set."""
-        return self.url or self.path or ""
+    def images(self) -> tuple[tuple[str, str], ...]:
+        """``(version, source)`` of every image: the current one first, then the retained ones."""
+        return ((self.version, self.source), *((r.version, r.source) for r in self.retain))
 
 
-@rule(
-    after="ova",
-    # A null stands for an unset key, as it does for the parser.
-    schema={"oneOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in ("url", "path")]},
-)
+#: Exactly one of ``url`` and ``path`` (a null stands for an unset key, as it does for the parser).
+_ONE_SOURCE = [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in ("url", "path")]
+
+
+def _one_source(where: str, image: Any) -> Iterator[Problem]:
+    if not isinstance(image, Mapping):
+        return
+    has_url, has_path = image.get("url") is not None, image.get("path") is not None
+    if has_url == has_path:
+        yield (
+            where,
+            {"url": image.get("url"), "path": image.get("path")} if has_url else None,
+            f"set exactly one of {where}.url (an https URL) or {where}.path (a local .ova file), not "
+            + ("both." if has_url else "neither."),
+        )
+
+
+@rule(after="ova", schema={"oneOf": _ONE_SOURCE, "properties": {"retain": {"items": {"oneOf": _ONE_SOURCE}}}})
 def one_ova_source(given: RuleInput) -> Iterator[Problem]:
-    """`ova` sets exactly one of `ova.url` and `ova.path`."""
+    """`ova` sets exactly one of `ova.url` and `ova.path`, and so does each `ova.retain` entry."""
     ova = given.raw.get("ova")
     if not isinstance(ova, Mapping):
         return
-    has_url, has_path = ova.get("url") is not None, ova.get("path") is not None
-    if has_url == has_path:
-        yield (
-            "ova",
-            {"url": ova.get("url"), "path": ova.get("path")} if has_url else None,
-            "set exactly one of ova.url (an https URL) or ova.path (a local .ova file), not "
-            + ("both." if has_url else "neither."),
-        )
+    yield from _one_source("ova", ova)
+    retain = ova.get("retain")
+    if isinstance(retain, list):
+        for i, image in enumerate(retain):
+            yield from _one_source(f"ova.retain[{i}]", image)
+
+
+@rule(after="ova")
+def distinct_images(given: RuleInput) -> Iterator[Problem]:
+    """`ova` and the `ova.retain` entries all have their own version and their own source: a version names one
+    image (in `nodes[i].image` and in its library item), and a source holds one image."""
+    ova: OvaSettings | None = given.parsed.get("ova")
+    if ova is None or not ova.retain:
+        return
+    versions: dict[str, str] = {ova.version: "ova.version"}
+    sources: dict[str, str] = {ova.source: "ova.url" if ova.url else "ova.path"}
+    for i, image in enumerate(ova.retain):
+        where = f"ova.retain[{i}]"
+        if image.version in versions:
+            yield (
+                f"{where}.version",
+                image.version,
+                f"duplicates {full_key(versions[image.version])}; each image has its own version (an image being "
+                "rolled out is `ova`, and leaves `ova.retain`).",
+            )
+        versions.setdefault(image.version, f"{where}.version")
+        field_name = "url" if image.url else "path"
+        if image.source in sources:
+            yield (
+                f"{where}.{field_name}",
+                image.source,
+                f"duplicates {full_key(sources[image.source])}: the same file cannot be two versions.",
+            )
+        sources.setdefault(image.source, f"{where}.{field_name}")

@@ -42,6 +42,7 @@ from .rules.node_size_minimum import node_size_minimum_validator
 from .rules.one_node_per_host import one_node_per_host_validator
 from .rules.ova_over_https import ova_over_https_validator
 from .rules.rebuild_one_node_at_a_time import rebuild_one_node_at_a_time_validator
+from .rules.retained_images_in_use import retained_images_in_use_validator
 from .rules.ssh_host_keys_pinned import ssh_host_keys_pinned_validator
 from .rules.static_ips_same_subnet import static_ips_same_subnet_validator
 from .rules.unique_hostnames import unique_hostnames_validator
@@ -68,6 +69,7 @@ __all__ = [
     "one_node_per_host_validator",
     "ova_over_https_validator",
     "rebuild_one_node_at_a_time_validator",
+    "retained_images_in_use_validator",
     "ssh_host_keys_pinned_validator",
     "static_ips_same_subnet_validator",
     "unique_hostnames_validator",

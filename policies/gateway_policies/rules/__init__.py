@@ -21,6 +21,7 @@ from . import (
     one_node_per_host,
     ova_over_https,
     rebuild_one_node_at_a_time,
+    retained_images_in_use,
     ssh_host_keys_pinned,
     static_ips_same_subnet,
     unique_hostnames,
@@ -41,4 +42,5 @@ POLICIES: Final[list[Policy]] = [
     ova_over_https.POLICY,
     chart_versions_pinned.POLICY,
     metallb_range_in_subnet.POLICY,
+    retained_images_in_use.POLICY,
 ]
