@@ -4,6 +4,7 @@ and messages on stderr."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,3 +63,17 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
             raise UsageError(f"--config {pair!r}: write it as namespace:key=value, e.g. gateway-cluster:primary=gw-2")
         out[key] = value
     return out
+
+
+def read_json_object(option: str, path: str, shape: str) -> dict[str, Any]:
+    """The JSON object in the file an option names; a missing file, bad JSON or another shape is a usage error
+    (exit 2) that names the option, the file and the ``shape`` expected."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option} {path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{option} {path}: must be {shape}")
+    return data

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi.runtime
 import yaml
 
 from components import config as cfg
@@ -170,3 +171,18 @@ def prepare(raw: Mapping[str, Any], stack: str, *, overrides: Mapping[str, str] 
         secrets_needed=sorted(set(needed)),
         warnings=warnings,
     )
+
+
+def load_settings(
+    project_dir: Path, stack: str, overrides: Mapping[str, str] | None = None
+) -> tuple[cfg.Settings, dict[str, Any]]:
+    """The stack's validated settings and its raw ``config:`` map (with overrides).
+
+    Validation is the program's own: the runtime's config is set to what ``plan`` runs the program with, and
+    :func:`components.config.read_settings` reads it back as the program does. Raises ``ConfigError``.
+    """
+    raw = dict(read_stack(project_dir, stack))
+    prepared = prepare(raw, stack, overrides=overrides)
+    raw.update(overrides or {})
+    pulumi.runtime.set_all_config(dict(prepared.values), list(prepared.secret_keys))
+    return cfg.read_settings(), raw

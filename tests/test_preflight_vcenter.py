@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from components.cluster import annotation_owner, node_annotation
-from gatewayctl import harness, probe, vcenter
+from gatewayctl import harness, probe, stackfile, vcenter
 from gatewayctl.commands.preflight import network_checks, ova_checks, report, vcenter_checks
 from tests.support import vcsim_fixture
 from tests.support.stacks import gatewayctl, make_project, run_stack, stack_raw
@@ -409,7 +409,7 @@ def test_unknown_stack_exits_3(tmp_path):
 
 
 def test_settings_are_the_programs():
-    settings, raw = report.load_settings(vcsim_fixture.ROOT, "prod", {f"{NS}:primary": "gw-prod-2"})
+    settings, raw = stackfile.load_settings(vcsim_fixture.ROOT, "prod", {f"{NS}:primary": "gw-prod-2"})
     assert settings.primary == "gw-prod-2"
     assert [str(n.ip) for n in settings.nodes] == ["10.20.30.41", "10.20.30.42", "10.20.30.43"]
     assert raw[f"{NS}:primary"] == "gw-prod-2"
@@ -483,7 +483,7 @@ def test_build_is_cached(vcsim_binary: Path):
 
 
 def prod_settings(**storage: str) -> Any:
-    settings, _ = report.load_settings(vcsim_fixture.ROOT, "prod")
+    settings, _ = stackfile.load_settings(vcsim_fixture.ROOT, "prod")
     assert settings.storage is not None
     return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, **storage))
 

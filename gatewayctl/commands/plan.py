@@ -23,6 +23,7 @@ from gatewayctl.command_line import (
     err,
     parse_overrides,
     project_dir,
+    read_json_object,
 )
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 from gatewayctl.harness import Inventory, Resource, Run
@@ -243,15 +244,7 @@ def _violations_text(violations: list[Violation]) -> str:
 def _read_policy_config(path: str | None) -> dict[str, Any] | None:
     if path is None:
         return None
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UsageError(f"--policy-config {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--policy-config {path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"--policy-config {path}: must be a JSON object of policy name to settings")
-    return data
+    return read_json_object("--policy-config", path, "a JSON object of policy name to settings")
 
 
 #: What to do when a vSphere look-up finds nothing.

@@ -18,8 +18,9 @@ from typing import Any
 
 from gatewayctl import probe, vcenter
 from gatewayctl.command_line import add_command, add_config_option, add_stack_arguments, parse_overrides, project_dir
-from gatewayctl.commands.preflight.report import load_settings, run_checks, to_text
+from gatewayctl.commands.preflight.report import run_checks, to_text
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK
+from gatewayctl.stackfile import load_settings
 
 
 def _progress(message: str) -> None:

@@ -7,29 +7,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
-import pulumi.runtime
-
 from components import config as cfg
-from gatewayctl import harness, probe, stackfile, vcenter
+from gatewayctl import harness, probe, vcenter
 from gatewayctl.checks import Report, stopped
 from gatewayctl.commands.preflight import network_checks, ova_checks, vcenter_checks
 from gatewayctl.commands.preflight.network_checks import AddressProbe
-
-
-def load_settings(
-    project_dir: Path, stack: str, overrides: Mapping[str, str] | None = None
-) -> tuple[cfg.Settings, dict[str, Any]]:
-    """The stack's validated settings and its raw ``config:`` map (with overrides).
-
-    Validation is the program's own: the runtime's config is set to what ``plan`` runs the program with, and
-    :func:`components.config.read_settings` reads it back as the program does. Raises ``ConfigError``.
-    """
-    raw = dict(stackfile.read_stack(project_dir, stack))
-    prepared = stackfile.prepare(raw, stack, overrides=overrides)
-    raw.update(overrides or {})
-    pulumi.runtime.set_all_config(dict(prepared.values), list(prepared.secret_keys))
-    return cfg.read_settings(), raw
 
 
 def run_checks(

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""A stand-in ``pulumi`` CLI for `gatewayctl upgrade`: the commands Pulumi's Automation API runs, answered from
+a recorded stack state, so that the orchestration (its order, stops and resumption) runs for real.
+
+What it follows (pulumi/pulumi, docs/upstream-facts.md rows U1-U3):
+
+- ``version``: a CLI version the Automation API accepts.
+- ``stack select --stack S``: fails with "no stack named 'S' found" (the Automation API's StackNotFoundError)
+  unless the state has the stack.
+- ``config set [--path] KEY --plaintext -- VALUE`` and ``config rm KEY [--path]`` rewrite ``Pulumi.<S>.yaml`` in
+  the working directory as the CLI does (sdk/go/common/resource/config/map.go ``Set``/``Remove``): a path set
+  creates missing containers and coerces ``true``/``false`` and integers without a leading zero (object.go
+  ``coerce``); removing a missing path does nothing; removing a list element shifts the rest.
+- ``config --show-secrets --json``: every key of the stack file, and the state's ``secrets`` in plaintext.
+- ``up --yes --skip-preview``: the engine is *not* run. The update is modelled on the stack's outputs: each
+  node in ``rebuild`` is re-created from ``ova`` (its ``image`` becomes ``ova.version``), and a node whose image
+  is in neither ``ova`` nor ``ova.retain`` shows ``null``, as the program's ``nodes[i].image`` does. The state's
+  ``failUp`` (a hostname) fails the update that rebuilds that node, once; ``failUpAlways`` every time.
+  Every update's config is appended to ``ups`` for the tests.
+- ``stack output --json [--show-secrets]`` and ``stack history --json``: from the state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VERSION = "v3.272.0"
+
+
+def fail(message: str, code: int = 255) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def coerce(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    if len(text) > 1 and text[0] == "0":
+        return text
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+def parse_path(key: str) -> tuple[str, list[str | int]]:
+    """``ns:a.b[0].c`` -> (``ns:a``, [``b``, 0, ``c``])."""
+    namespace, _, rest = key.partition(":")
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", rest):
+        parts.append(int(index) if index else name)
+    return f"{namespace}:{parts[0]}", parts[1:]
+
+
+def set_path(config: dict[str, Any], key: str, value: Any) -> None:
+    root, path = parse_path(key)
+    if not path:
+        config[root] = value
+        return
+    container = config.setdefault(root, [] if isinstance(path[0], int) else {})
+    for step, following in zip(path, [*path[1:], None], strict=True):
+        if following is None:
+            if isinstance(step, int):
+                container.extend([None] * (step + 1 - len(container)))
+            container[step] = value
+            return
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(step, int):
+            container.extend([None] * (step + 1 - len(container)))
+            if container[step] is None:
+                container[step] = empty
+        else:
+            container.setdefault(step, empty)
+        container = container[step]
+
+
+def remove_path(config: dict[str, Any], key: str) -> None:
+    root, path = parse_path(key)
+    if not path:
+        config.pop(root, None)
+        return
+    container: Any = config.get(root)
+    for step in path[:-1]:
+        if isinstance(step, int):
+            if not isinstance(container, list) or step >= len(container):
+                return
+        elif not isinstance(container, dict) or step not in container:
+            return
+        container = container[step]
+    last = path[-1]
+    if isinstance(last, int) and isinstance(container, list) and last < len(container):
+        del container[last]
+    elif isinstance(last, str) and isinstance(container, dict):
+        container.pop(last, None)
+
+
+class Cli:
+    def __init__(self, state_file: Path, cwd: Path) -> None:
+        self.state_file = state_file
+        self.state: dict[str, Any] = json.loads(state_file.read_text())
+        self.cwd = cwd
+
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps(self.state, indent=2))
+
+    def stack_file(self, stack: str) -> Path:
+        return self.cwd / f"Pulumi.{stack}.yaml"
+
+    def read_config(self, stack: str) -> dict[str, Any]:
+        doc = yaml.safe_load(self.stack_file(stack).read_text()) or {}
+        return dict(doc.get("config") or {})
+
+    def write_config(self, stack: str, config: dict[str, Any]) -> None:
+        path = self.stack_file(stack)
+        doc = yaml.safe_load(path.read_text()) or {}
+        doc["config"] = config
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def run(self, argv: list[str]) -> int:
+        self.state.setdefault("calls", []).append(argv)
+        stack = str(argv[argv.index("--stack") + 1] if "--stack" in argv else self.state.get("selected"))
+        words = [a for a in argv if not a.startswith("--")]
+        try:
+            if argv[:1] == ["version"]:
+                print(VERSION)
+                return 0
+            if stack not in self.state.get("stacks", {}):
+                return fail(f"no stack named '{stack}' found")
+            if words[:2] == ["stack", "select"]:
+                self.state["selected"] = stack
+                return 0
+            if words[:2] == ["config", "set"]:
+                key = words[2]
+                value = argv[argv.index("--") + 1]
+                config = self.read_config(stack)
+                if "--path" in argv:
+                    set_path(config, key, coerce(value))
+                else:
+                    config[key] = value
+                self.write_config(stack, config)
+                return 0
+            if words[:2] == ["config", "rm"]:
+                config = self.read_config(stack)
+                if "--path" in argv:
+                    remove_path(config, words[2])
+                else:
+                    config.pop(words[2], None)
+                self.write_config(stack, config)
+                return 0
+            if words[:1] == ["config"] and "--json" in argv:
+                return self.config_json(stack)
+            if words[:1] == ["up"]:
+                return self.up(stack)
+            if words[:2] == ["stack", "output"]:
+                outputs = self.state["stacks"][stack]["outputs"]
+                secret = set(self.state["stacks"][stack].get("secretOutputs", []))
+                shown = {
+                    k: ("[secret]" if k in secret and "--show-secrets" not in argv else v) for k, v in outputs.items()
+                }
+                print(json.dumps(shown))
+                return 0
+            if words[:2] == ["stack", "history"]:
+                print(json.dumps(list(reversed(self.state["stacks"][stack].get("history", [])))))
+                return 0
+            return fail(f"the stand-in does not know `pulumi {' '.join(argv)}`")
+        finally:
+            self.save()
+
+    def config_json(self, stack: str) -> int:
+        config = self.read_config(stack)
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            if isinstance(value, dict) and set(value) == {"secure"}:
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            out[key] = {
+                "value": text,
+                "secret": False,
+                **({"objectValue": value} if not isinstance(value, str) else {}),
+            }
+        for key, value in self.state.get("secrets", {}).items():
+            out[key] = {"value": value, "secret": True}
+        print(json.dumps(out))
+        return 0
+
+    def up(self, stack: str) -> int:
+        record = self.state["stacks"][stack]
+        config = self.read_config(stack)
+        ova = config.get("gateway-cluster:ova") or {}
+        rebuild = config.get("gateway-cluster:rebuild") or []
+        rebuild = [rebuild] if isinstance(rebuild, str) else list(rebuild)
+        kept = {str(ova.get("version"))} | {str(r.get("version")) for r in ova.get("retain") or []}
+        self.state.setdefault("ups", []).append(
+            {
+                "rebuild": rebuild,
+                "primary": config.get("gateway-cluster:primary"),
+                "ova": str(ova.get("version")),
+                "retain": [str(r.get("version")) for r in ova.get("retain") or []],
+            }
+        )
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        entry = {"kind": "update", "startTime": now, "endTime": now, "message": "", "environment": {}, "config": {}}
+        failing = self.state.get("failUpAlways") or self.state.get("failUp")
+        if failing and failing in rebuild:
+            self.state.pop("failUp", None)
+            record.setdefault("history", []).append({**entry, "result": "failed"})
+            print(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
+            return fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
+        for node in record["outputs"].get("nodes", []):
+            if node["hostname"] in rebuild:
+                node["image"] = str(ova.get("version"))
+            elif node.get("image") not in kept:
+                node["image"] = None
+        record.setdefault("history", []).append({**entry, "result": "succeeded"})
+        print(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
+        return 0
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv if a != "--non-interactive"]
+    return Cli(Path(os.environ["PULUMI_STANDIN_STATE"]), Path.cwd()).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
