@@ -251,3 +251,48 @@ def test_unknown_stack_in_the_backend_exits_3(world: World):
     code, _, err = world.upgrade(*TO, "--yes")
     assert code == 3
     assert "has no stack 'prod'" in err
+
+
+def pin_all(raw: dict[str, Any]) -> dict[str, str]:
+    keys = {}
+    for node in raw[f"{NS}:nodes"]:
+        node["sshHostKey"] = keys[node["hostname"]] = f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIold{node['hostname']}"
+    return keys
+
+
+def test_pinned_host_keys_stop_each_rebuild_until_the_new_key_is_pinned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A rebuilt VM's new host key is refused by the pinned one; the roll stops, says how to read the new key
+    on the console and pin it, and resumes with that node once it is pinned. It never unpins a key."""
+    raw = copy.deepcopy(stack_raw("prod"))
+    keys = pin_all(raw)
+    world = make_world(tmp_path, monkeypatch, raw)
+    state = world.state
+    state["stacks"]["prod"]["vmKeys"] = keys
+    world.state_file.write_text(json.dumps(state))
+    code, out, err = world.upgrade(*TO, "--dry-run")
+    assert code == 0 and out.count("has a pinned sshHostKey") == 3, out
+
+    stops = []
+    for _ in range(5):
+        code, _, err = world.upgrade(*TO, "--yes")
+        if code == 0:
+            break
+        assert code == 1, err
+        [advice] = [line for line in err.splitlines() if "was rebuilt: its new VM has a new SSH host key" in line]
+        node = next(n for n in world.config[f"{NS}:nodes"] if n["hostname"] in advice.split(":")[1])
+        stops.append(node["hostname"])
+        i = world.config[f"{NS}:nodes"].index(node)
+        assert f"gateway-cluster:nodes[{i}].sshHostKey" in advice and "cat /etc/ssh/ssh_host_ed25519_key.pub" in advice
+        # Every key is still pinned: the roll never falls back to accepting any key.
+        assert all(n.get("sshHostKey") for n in world.config[f"{NS}:nodes"])
+        # The operator reads the new key on the console (here: the stand-in's record of the new VM) and pins it.
+        config = world.config
+        config[f"{NS}:nodes"][i]["sshHostKey"] = world.state["stacks"]["prod"]["vmKeys"][node["hostname"]]
+        (world.project / "Pulumi.prod.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    assert code == 0, err
+    assert stops == ["gw-prod-2", "gw-prod-3", "gw-prod-1"], "each node stops once, the primary last"
+    rebuilt = [tuple(u["rebuild"]) for u in world.state["ups"] if u["rebuild"]]
+    assert rebuilt == [("gw-prod-2",), ("gw-prod-2",), ("gw-prod-3",), ("gw-prod-3",), ("gw-prod-1",), ("gw-prod-1",)]
+    assert {n["image"] for n in world.state["stacks"]["prod"]["outputs"]["nodes"]} == {"18.0.0"}

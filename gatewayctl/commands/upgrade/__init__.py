@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ from components import config as cfg
 from gatewayctl import health, stackfile
 from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir, read_json_object
 from gatewayctl.commands.upgrade.roll import roll
-from gatewayctl.commands.upgrade.steps import PlanError, Target, plan_upgrade, versions_in_use
+from gatewayctl.commands.upgrade.steps import (
+    HOST_KEY_MISMATCH,
+    PlanError,
+    Target,
+    host_key_advice,
+    pinned_nodes,
+    plan_upgrade,
+    versions_in_use,
+)
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 
 #: How long to wait for the cluster's health after each update, by default.
@@ -87,16 +96,31 @@ def run(args: argparse.Namespace) -> int:
         "to": target.version,
         "steps": [s.to_json() for s in steps],
     }
+    rebuilt = {s.node for s in steps if s.action == "rebuild"}
+    notes = [
+        f"{h} has a pinned sshHostKey: its update stops once its new VM is up, for you to read and pin the new key "
+        "(the message then says how)"
+        for h in pinned_nodes(settings)
+        if h in rebuilt
+    ]
+    if len(settings.nodes) == 1 and rebuilt and settings.registration is not None:
+        notes.append(
+            "a single-node stack is down while its node is rebuilt, and the new appliance registers again with "
+            'the same management profile (docs/operations.md, section "Upgrading a single-node stack")'
+        )
     if args.dry_run or not steps:
-        _print(doc, args, done=None)
+        _print(doc, args, done=None, notes=notes)
         return EXIT_OK
     if driver is None:
         raise UsageError("--outputs is for --dry-run: a real roll reads the outputs from the stack")
     _confirm(args, sum(1 for s in steps if s.action == "rebuild"))
     outcome = roll(steps, driver, _health_gate(driver, settings, args), progress=err)
-    _print(doc, args, done=len(outcome.done))
+    _print(doc, args, done=len(outcome.done), notes=notes)
     if outcome.failed is not None:
         what = f"{outcome.failed.action} {outcome.failed.node or ''}".strip()
+        node = outcome.failed.node
+        if node in pinned_nodes(settings) and HOST_KEY_MISMATCH in (outcome.error or ""):
+            err(f"gatewayctl upgrade: {host_key_advice(settings, node or '')}")
         err(
             f"gatewayctl upgrade: step {len(outcome.done) + 1} ({what}) failed: {outcome.error}\n"
             f"The stack's config says what it was doing (Pulumi.{args.stack}.yaml). Fix the cause, then run the "
@@ -108,13 +132,15 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print(doc: dict[str, Any], args: argparse.Namespace, *, done: int | None) -> None:
+def _print(doc: dict[str, Any], args: argparse.Namespace, *, done: int | None, notes: Sequence[str] = ()) -> None:
     if args.json:
         print(json.dumps({**doc, **({"done": done} if done is not None else {})}, indent=2))
         return
     print(f"Upgrade of stack '{doc['stack']}' from {', '.join(doc['from'])} to {doc['to']}:")
     if not doc["steps"]:
         print("  nothing to do: every node runs it already.")
+    for note in notes:
+        print(f"  note: {note}")
     for i, step in enumerate(doc["steps"], start=1):
         mark = "" if done is None else (" [done]" if i <= done else " [not done]")
         what = f"{step['action']} {step['node'] or ''}".strip()

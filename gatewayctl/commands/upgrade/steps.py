@@ -93,7 +93,10 @@ def plan_upgrade(settings: cfg.Settings, images: Mapping[str, str | None], targe
         )
 
     hostnames = [n.hostname for n in settings.nodes]
-    pending = [h for h in hostnames if images.get(h) != target.version]
+    # A node still in `rebuild` is pending whatever its image: the roll stopped in its update (its VM may be new
+    # while its bootstrap or join never ran), and running that update again finishes it.
+    pending = [h for h in hostnames if images.get(h) != target.version or h in settings.rebuild]
+    pending.sort(key=lambda h: h not in settings.rebuild)
     primary = settings.primary
     for hostname in pending:
         if hostname != primary:
@@ -123,3 +126,28 @@ def versions_in_use(images: Mapping[str, str | None], hostnames: Sequence[str]) 
     for hostname in hostnames:
         seen.setdefault(images.get(hostname) or "unknown", None)
     return list(seen)
+
+
+#: What pulumi-command reports when a node's SSH host key is not the pinned one (golang.org/x/crypto/ssh
+#: ``FixedHostKey``, wrapped by the SSH handshake and pulumi-command's dial retries; docs/upstream-facts.md U3).
+HOST_KEY_MISMATCH = "host key mismatch"
+
+
+def pinned_nodes(settings: cfg.Settings) -> list[str]:
+    """The nodes whose SSH host key is pinned: their rebuild stops once the new VM is up (its key is new)."""
+    return [n.hostname for n in settings.nodes if n.ssh_host_key is not None]
+
+
+def host_key_advice(settings: cfg.Settings, hostname: str) -> str:
+    """What to do when a rebuilt node's new SSH host key meets its pinned ``sshHostKey``: never accept any key;
+    get the new one over a channel that does not go through the network the key protects, and pin it."""
+    i = next(i for i, n in enumerate(settings.nodes) if n.hostname == hostname)
+    return (
+        f"{hostname} was rebuilt: its new VM has a new SSH host key, and the pinned "
+        f"gateway-cluster:nodes[{i}].sshHostKey refuses it, as it should. Read the new key where no one can "
+        f"stand in between: on {hostname}'s console in the vSphere Client, log in and run "
+        "`cat /etc/ssh/ssh_host_ed25519_key.pub` (and `ssh-keygen -lf` on it for the fingerprint, if you compare "
+        f"fingerprints). Then pin it: `pulumi config set --path 'gateway-cluster:nodes[{i}].sshHostKey' "
+        "'ssh-ed25519 AAAA...'`, and run the same `gatewayctl upgrade` again: it resumes with "
+        f"{hostname}'s update."
+    )

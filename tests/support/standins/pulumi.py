@@ -14,7 +14,10 @@ What it follows (pulumi/pulumi, docs/upstream-facts.md rows U1-U3):
 - ``config --show-secrets --json``: every key of the stack file, and the state's ``secrets`` in plaintext.
 - ``up --yes --skip-preview``: the engine is *not* run. The update is modelled on the stack's outputs: each
   node in ``rebuild`` is re-created from ``ova`` (its ``image`` becomes ``ova.version``), and a node whose image
-  is in neither ``ova`` nor ``ova.retain`` shows ``null``, as the program's ``nodes[i].image`` does. The state's
+  is in neither ``ova`` nor ``ova.retain`` shows ``null``, as the program's ``nodes[i].image`` does. A node in
+  ``rebuild`` whose image is already ``ova``'s is not replaced. A replaced VM gets a new SSH host key (``vmKeys``):
+  a node whose ``sshHostKey`` is pinned to another key fails the update as pulumi-command's dial does (the VM is
+  new, its steps did not run). The state's
   ``failUp`` (a hostname) fails the update that rebuilds that node, once; ``failUpAlways`` every time.
   Every update's config is appended to ``ups`` for the tests.
 - ``stack output --json [--show-secrets]`` and ``stack history --json``: from the state.
@@ -211,11 +214,24 @@ class Cli:
             record.setdefault("history", []).append({**entry, "result": "failed"})
             print(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
             return fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
+        keys = record.setdefault("vmKeys", {})
+        pinned = {n.get("hostname"): n.get("sshHostKey") for n in config.get("gateway-cluster:nodes") or []}
         for node in record["outputs"].get("nodes", []):
-            if node["hostname"] in rebuild:
+            hostname = node["hostname"]
+            if hostname in rebuild and node.get("image") != str(ova.get("version")):
+                # Replaced: a new VM, from the current image, with a new SSH host key.
                 node["image"] = str(ova.get("version"))
+                keys[hostname] = f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{hostname}{len(self.state['ups'])}"
             elif node.get("image") not in kept:
                 node["image"] = None
+        mismatched = [h for h, key in pinned.items() if key and h in keys and key != keys[h]]
+        if mismatched:
+            # pulumi-command's dial (FixedHostKey), after its retries: the VM exists, its steps did not run.
+            record.setdefault("history", []).append({**entry, "result": "failed"})
+            return fail(
+                f"update failed: command:remote:Command ({mismatched[0]}-bootstrap): after 9 failed attempts: "
+                "ssh: handshake failed: ssh: host key mismatch"
+            )
         record.setdefault("history", []).append({**entry, "result": "succeeded"})
         print(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
         return 0
