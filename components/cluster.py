@@ -81,20 +81,25 @@ def cluster_facts(settings: Settings) -> ClusterFacts:
     }
 
 
-def node_annotation(project: str, stack: str) -> str:
-    """The notes every gateway VM carries in vCenter: which project and stack manage it.
+def node_annotation(project: str, stack: str, image: str | None = None) -> str:
+    """The notes every gateway VM carries in vCenter: which project and stack manage it, and the image version
+    it was made from.
 
-    ``gatewayctl preflight`` reads them back with :func:`annotation_owner` to tell this stack's own VMs from a
-    name clash, so both sides use these two functions and cannot drift apart.
+    ``gatewayctl preflight`` reads them back with :func:`annotation_owner` (to tell this stack's own VMs from a
+    name clash) and :func:`annotation_image` (which version each node runs), so both sides use these functions
+    and cannot drift apart. The notes are written when the VM is created or rebuilt: they are an image input
+    (components/node.py ``IMAGE_INPUTS``), so a new `ova` does not rewrite a running node's notes.
     """
+    version = f", image {image}" if image is not None else ""
     return (
-        f"Gateway cluster node, managed by Pulumi (project {project}, stack {stack}). "
-        "Changes made here are overwritten by the next `pulumi up`."
+        f"Gateway cluster node, managed by Pulumi (project {project}, stack {stack}){version}. "
+        "Written when the VM is created or rebuilt."
     )
 
 
 _ANNOTATION = re.compile(
-    r"^Gateway cluster node, managed by Pulumi \(project (?P<project>[^\s,()]+), stack (?P<stack>[^\s()]+)\)\."
+    r"^Gateway cluster node, managed by Pulumi \(project (?P<project>[^\s,()]+), stack (?P<stack>[^\s()]+)\)"
+    r"(?:, image (?P<image>\S+?))?\.(?:\s|$)"
 )
 
 
@@ -102,6 +107,13 @@ def annotation_owner(annotation: str | None) -> tuple[str, str] | None:
     """``(project, stack)`` from notes written by :func:`node_annotation`; ``None`` for any other notes."""
     match = _ANNOTATION.match(annotation or "")
     return (match["project"], match["stack"]) if match else None
+
+
+def annotation_image(annotation: str | None) -> str | None:
+    """The image version in notes written by :func:`node_annotation`; ``None`` when they name none (notes
+    written before versions were, or any other notes)."""
+    match = _ANNOTATION.match(annotation or "")
+    return match["image"] if match else None
 
 
 class GatewayCluster(pulumi.ComponentResource):
@@ -155,7 +167,7 @@ class GatewayCluster(pulumi.ComponentResource):
             library_item_id = library.item_id
             library_item_ids = library.item_ids
 
-        annotation = node_annotation(args.project, args.stack)
+        annotation = node_annotation(args.project, args.stack, settings.ova.version)
         self.gateway_nodes: list[GatewayNode] = [
             GatewayNode(
                 node.hostname,

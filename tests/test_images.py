@@ -190,3 +190,57 @@ def test_plan_of_a_finished_upgrade_advises_releasing_the_old_image():
     advice = [v for v in json.loads(out)["violations"] if v["policy"] == "retained-images-in-use"]
     assert [v["level"] for v in advice] == ["advisory"]
     assert "retained image 17.0.0" in advice[0]["message"]
+
+
+# ---------------------------------------------------------------------------- preflight: nodes.images
+
+
+def placement(images: dict[str, str | None]) -> Any:
+    from gatewayctl.commands.preflight.vcenter_checks import Placement
+
+    return Placement(own_vms=set(images), own_images=dict(images))
+
+
+PREFLIGHT_IMAGES = [
+    pytest.param({}, [], None, id="new-stack-no-row"),
+    pytest.param({"gw-prod-1": "17.0.0", "gw-prod-2": "17.0.0", "gw-prod-3": "17.0.0"}, [], "pass", id="all-on-ova"),
+    pytest.param({"gw-prod-1": "16.4.0", "gw-prod-2": "17.0.0", "gw-prod-3": "17.0.0"}, [], "warn", id="stray-image"),
+    pytest.param(
+        {"gw-prod-1": "16.4.0", "gw-prod-2": "17.0.0", "gw-prod-3": "17.0.0"},
+        [{"version": "16.4.0", "url": "https://a.example.com/a.ova"}],
+        "pass",
+        id="mid-upgrade-retained",
+    ),
+    pytest.param(
+        {"gw-prod-1": "17.0.0", "gw-prod-2": "17.0.0", "gw-prod-3": "17.0.0"},
+        [{"version": "16.4.0", "url": "https://a.example.com/a.ova"}],
+        "warn",
+        id="retained-unused",
+    ),
+    pytest.param(
+        {"gw-prod-1": None, "gw-prod-2": "17.0.0", "gw-prod-3": "17.0.0"},
+        [{"version": "16.4.0", "url": "https://a.example.com/a.ova"}],
+        "pass",
+        id="unknown-image-not-judged-unused",
+    ),
+]
+
+
+@pytest.mark.parametrize(("images", "retain", "status"), PREFLIGHT_IMAGES)
+def test_preflight_reports_the_nodes_images(images: dict[str, str | None], retain: list[Any], status: str | None):
+    from gatewayctl import stackfile
+    from gatewayctl.commands.preflight.vcenter_checks import check_node_images
+    from tests.support.stacks import PROJECT
+
+    ova = json.dumps({**stack_raw("prod")[f"{NS}:ova"], "retain": retain})
+    settings, _ = stackfile.load_settings(PROJECT, "prod", {f"{NS}:ova": ova})
+    rows = check_node_images(settings, placement(images))
+    if status is None:
+        assert rows == []
+        return
+    [row] = rows
+    assert (row.id, row.status) == ("nodes.images", status), row
+    for hostname, version in images.items():
+        assert f"{hostname} {version or 'unknown'}" in row.message
+    if status == "warn":
+        assert row.fix and "gateway-cluster:" in row.fix

@@ -213,7 +213,7 @@ def set_key(path: str, value: Any) -> Callable[[Raw], None]:
 def own_vm(name: str, host: str, stack: str = "prod", annotation: str | None = None) -> dict[str, Any]:
     return {
         "name": name,
-        "annotation": node_annotation("gateway-cluster", stack) if annotation is None else annotation,
+        "annotation": node_annotation("gateway-cluster", stack, "17.0.0") if annotation is None else annotation,
         "host": host,
         "datastore": "vsanDatastore",
         "folder": "gateways/prod",
@@ -424,6 +424,8 @@ def test_own_vm_and_its_answering_ip_pass(netns_lab, vcsim_binary, tmp_path):
         sim.stop()
     assert code == 0, f"{err}\n{json.dumps(doc, indent=1)}"
     assert "managed by this stack" in row(doc, "vm.name", "gw-prod-2")["message"]
+    images = row(doc, "nodes.images", "nodes")
+    assert images["status"] == "pass" and images["message"] == "nodes run: gw-prod-2 17.0.0", images
     ip_row = row(doc, "ip.free", f"{lab_net.BUSY_ADDRESS} (gw-prod-2)")
     assert ip_row["status"] == "pass" and "expected" in ip_row["message"], ip_row
 

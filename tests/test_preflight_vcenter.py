@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from components.cluster import annotation_owner, node_annotation
+from components.cluster import annotation_image, annotation_owner, node_annotation
 from gatewayctl import harness, probe, stackfile, vcenter
 from gatewayctl.commands.preflight import network_checks, ova_checks, report, vcenter_checks
 from tests.support import vcsim_fixture
@@ -421,8 +421,10 @@ def test_settings_are_the_programs():
 def test_program_writes_the_annotation_preflight_reads():
     run = run_stack("prod")
     notes = {r.input("annotation") for r in run.by_type(VM)}
-    assert notes == {node_annotation("gateway-cluster", "prod")}
-    assert annotation_owner(notes.pop()) == ("gateway-cluster", "prod")
+    assert notes == {node_annotation("gateway-cluster", "prod", "17.0.0")}
+    note = notes.pop()
+    assert annotation_owner(note) == ("gateway-cluster", "prod")
+    assert annotation_image(note) == "17.0.0", "the image version the VM is made from"
 
 
 @pytest.mark.parametrize(
@@ -439,6 +441,27 @@ def test_program_writes_the_annotation_preflight_reads():
 )
 def test_annotation_owner(text, owner):
     assert annotation_owner(text) == owner
+
+
+@pytest.mark.parametrize(
+    ("text", "image"),
+    [
+        (node_annotation("gateway-cluster", "prod", "18.0.0"), "18.0.0"),
+        (node_annotation("gateway-cluster", "prod", "17.10"), "17.10"),
+        (node_annotation("gateway-cluster", "prod"), None),
+        (
+            "Gateway cluster node, managed by Pulumi (project gateway-cluster, stack prod). Changes made here are "
+            "overwritten by the next `pulumi up`.",
+            None,
+        ),
+        ("image 17.0.0", None),
+    ],
+    ids=["version", "two-part-version", "no-version", "older-notes", "not-ours"],
+)
+def test_annotation_image(text, image):
+    assert annotation_image(text) == image
+    if image is None and text.startswith("Gateway"):
+        assert annotation_owner(text) == ("gateway-cluster", "prod"), "older notes still say who owns the VM"
 
 
 # -------------------------------------------------------------------------------------------- simulator

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import config as cfg
-from components.cluster import annotation_owner
+from components.cluster import annotation_image, annotation_owner
 from gatewayctl import vcenter
 from gatewayctl.checks import Check, config_key, failed, ok, stopped, warned
 
@@ -36,6 +36,8 @@ class Placement:
     """The compute resource whose pool the VMs go in (the cluster, or the configured pool's owner)."""
     own_vms: set[str] = field(default_factory=set)
     """Node hostnames whose VM already exists and is managed by this project and stack."""
+    own_images: dict[str, str | None] = field(default_factory=dict)
+    """The image version each of :attr:`own_vms` says it was made from (``None``: its notes name none)."""
 
 
 def _find(
@@ -307,6 +309,7 @@ def check_vm_names(
         ids = ", ".join(vm._moId for vm, _ in existing)
         if len(existing) == 1 and owners[0] == (project, stack):
             place.own_vms.add(name)
+            place.own_images[name] = annotation_image(existing[0][1].get("config.annotation"))
             rows.append(ok("vm.name", name, f"exists ({ids}) and is managed by this stack: `pulumi up` keeps it"))
             continue
         other = next((o for o in owners if o is not None and o != (project, stack)), None)
@@ -320,6 +323,38 @@ def check_vm_names(
             )
         )
     return rows
+
+
+def check_node_images(settings: cfg.Settings, place: Placement) -> list[Check]:
+    """``nodes.images``: which image version each existing node runs (from its VM's notes), judged against
+    `ova` and `ova.retain`; nothing on a stack with no VM yet."""
+    if not place.own_images:
+        return []
+    kept = {settings.ova.version, *(r.version for r in settings.ova.retain)}
+    running = ", ".join(f"{h} {v or 'unknown'}" for h, v in place.own_images.items())
+    stray = [f"{h} runs {v}" for h, v in place.own_images.items() if v is not None and v not in kept]
+    if stray:
+        return [
+            warned(
+                "nodes.images",
+                "nodes",
+                f"{'; '.join(stray)}, which neither ova nor ova.retain keeps (nodes run: {running})",
+                f"Add that image to {config_key('ova.retain')} (its version and source) before any of those "
+                f"VMs is re-created, or rebuild them ({config_key('rebuild')})",
+            )
+        ]
+    if None not in place.own_images.values() and len(place.own_images) == len(settings.nodes):
+        unused = [r.version for r in settings.ova.retain if r.version not in place.own_images.values()]
+        if unused:
+            return [
+                warned(
+                    "nodes.images",
+                    "nodes",
+                    f"ova.retain keeps {', '.join(unused)}, which no node runs (nodes run: {running})",
+                    f"Remove it from {config_key('ova.retain')}; the next `pulumi up` deletes its library item",
+                )
+            ]
+    return [ok("nodes.images", "nodes", f"nodes run: {running}")]
 
 
 def check_vcenter(
@@ -357,6 +392,7 @@ def check_vcenter(
             progress(f"checking {len({n.esxi_host for n in settings.nodes})} ESXi host(s) ...")
             checks.extend(check_hosts(vc, settings, place))
             checks.extend(check_vm_names(vc, settings, place, project, stack))
+            checks.extend(check_node_images(settings, place))
     except (OSError, http.client.HTTPException, vcenter.vmodl.MethodFault) as exc:
         checks.append(
             failed(
