@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 VERSION = "v3.272.0"
 
 
@@ -115,10 +113,14 @@ class Cli:
         return self.cwd / f"Pulumi.{stack}.yaml"
 
     def read_config(self, stack: str) -> dict[str, Any]:
+        import yaml  # only where a stack file is read: it costs more than the rest of a call
+
         doc = yaml.safe_load(self.stack_file(stack).read_text()) or {}
         return dict(doc.get("config") or {})
 
     def write_config(self, stack: str, config: dict[str, Any]) -> None:
+        import yaml
+
         path = self.stack_file(stack)
         doc = yaml.safe_load(path.read_text()) or {}
         doc["config"] = config
