@@ -32,6 +32,8 @@ STEPS: tuple[str, ...] = (
     "health",
     "leave",
     "remove-node",
+    # Read-only, not a formation step: what `gatewayctl validate`, `upgrade` and `drill` judge.
+    "facts",
 )
 
 #: How long a step waits for MicroK8s to be ready, a node to register or a join to finish.
@@ -136,3 +138,12 @@ def health_command(hostnames: Sequence[str], timeout_seconds: int = HEALTH_TIMEO
     if not hostnames:
         raise ValueError("health_command needs at least one hostname")
     return render("health", str(timeout_seconds), *hostnames)
+
+
+def facts_command(hostnames: Sequence[str], *, cluster_wide: bool) -> str:
+    """Reads what the health checks judge on one node (``facts.sh``); the cluster-wide node also reads the
+    cluster's nodes, MetalLB pool, pods and claims."""
+    if not hostnames:
+        raise ValueError("facts_command needs at least one hostname")
+    return render("facts", "yes" if cluster_wide else "no", *hostnames)
+

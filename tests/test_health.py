@@ -35,16 +35,21 @@ def test_manager_not_answering_fails_with_a_fix():
     assert "does not answer HTTPS" in row.message and row.fix
 
 
-def test_unreachable_primary_fails_naming_it(tmp_path: Path):
-    """The node's configured address is only a name for the SSH client config, which sends it to loopback."""
+def test_a_node_that_does_not_answer_ssh_fails_every_row_naming_it(tmp_path: Path):
+    """The nodes' configured addresses are only names for the SSH client config, which sends them to loopback
+    ports where nothing listens."""
     settings, _ = stackfile.load_settings(PROJECT, "prod")
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host {settings.primary_node.ip}\n  HostName 127.0.0.1\n  Port {closed_port()}\n")
+    config.write_text("".join(f"Host {n.ip}\n  HostName 127.0.0.1\n  Port {closed_port()}\n" for n in settings.nodes))
     reach = health.Reach(health.Credentials(password="stand-in"), ssh_config=config, timeout=3)
-    row = health.nodes_ready(settings, reach)
-    assert (row.id, row.status, row.target) == ("node.ready", "fail", "gw-prod-1")
-    assert "cannot run the health gate on the primary gw-prod-1 (10.20.30.41)" in row.message
-    assert "stand-in" not in row.message, "no credential in a message"
+    facts = health.facts.collect(settings, reach)
+    assert all(f.error for f in facts.values()), facts
+    rows = health.judge.ssh(settings, facts)
+    assert [(r.id, r.target, r.status) for r in rows] == [("ssh", n.hostname, "fail") for n in settings.nodes]
+    assert "cannot read gw-prod-1 over SSH at 10.20.30.41 as gateway-admin" in rows[0].message
+    assert "stand-in" not in " ".join(r.message for r in rows), "no credential in a message"
+    [ready] = health.judge.node_ready(settings, facts)
+    assert (ready.status, ready.target) == ("fail", "cluster") and "no node answered" in ready.message
 
 
 class Clock:

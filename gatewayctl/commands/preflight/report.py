@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from components import config as cfg
-from gatewayctl import harness, probe, vcenter
+from gatewayctl import checks, harness, probe, vcenter
 from gatewayctl.checks import Report, stopped
 from gatewayctl.commands.preflight import network_checks, ova_checks, vcenter_checks
 from gatewayctl.commands.preflight.network_checks import AddressProbe
@@ -54,41 +54,11 @@ def run_checks(
 # -------------------------------------------------------------------------------------------- output
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return [*lines, line] if line else lines or [""]
-
-
 def to_text(report: Report) -> str:
-    """The table: one row per check; the fix under every failing or warning row."""
-    rows = report.checks
-    w_id = max([len("CHECK"), *(len(c.id) for c in rows)])
-    w_target = min(32, max([len("TARGET"), *(len(c.target) for c in rows)]))
-    indent = 6 + 2 + w_id + 2 + w_target + 2
-    width = max(40, 120 - indent)
-    lines = [f"Preflight of stack '{report.stack}'", ""]
-    lines.append(f"{'STATUS':<6}  {'CHECK':<{w_id}}  {'TARGET':<{w_target}}  DETAIL")
-    for c in rows:
-        detail = _wrap(c.message, width)
-        head = f"{c.status.upper():<6}  {c.id:<{w_id}}  {c.target:<{w_target}}  "
-        if len(c.target) > w_target:
-            # A long target (several hosts) gets its own line rather than pushing the details out of line.
-            lines.append(head.rstrip())
-            lines.append(" " * indent + detail[0])
-        else:
-            lines.append(head + detail[0])
-        lines.extend(" " * indent + more for more in detail[1:])
-        if c.fix and c.status != "pass":
-            fix = _wrap(f"fix: {c.fix}", width)
-            lines.extend(" " * indent + part for part in fix)
-    counts = {s: sum(1 for c in rows if c.status == s) for s in ("pass", "warn", "fail")}
-    lines.append("")
-    verdict = "NOT READY: fix the failures above" if counts["fail"] else "ready for `pulumi up`"
-    lines.append(f"{counts['pass']} passed, {counts['warn']} warning(s), {counts['fail']} failed: {verdict}")
-    return "\n".join(lines)
+    """Preflight's table (:func:`gatewayctl.checks.to_text`)."""
+    return checks.to_text(
+        report,
+        title="Preflight",
+        verdict_ok="ready for `pulumi up`",
+        verdict_failed="NOT READY: fix the failures above",
+    )

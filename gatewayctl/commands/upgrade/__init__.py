@@ -62,9 +62,9 @@ def _confirm(args: argparse.Namespace, count: int) -> None:
 
 
 def _health_gate(driver: Any, settings: cfg.Settings, args: argparse.Namespace) -> Any:
-    key, password = (driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword"))
+    secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword")}
     reach = health.Reach(
-        health.Credentials(private_key=key, password=password),
+        health.Credentials.resolve(secrets, identity=Path(args.identity) if args.identity else None),
         ssh_config=Path(args.ssh_config) if args.ssh_config else None,
     )
     return lambda: health.wait_healthy(lambda: health.cluster_health(settings, reach), timeout=args.health_timeout)
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if args.outputs is not None:
         outputs = read_json_object("--outputs", args.outputs, "the JSON object `pulumi stack output --json` prints")
     else:
-        from gatewayctl.commands.upgrade.automation import AutomationStack
+        from gatewayctl.automation import AutomationStack
 
         driver = AutomationStack(root, args.stack, on_output=lambda line: err(f"    {line}"))
         outputs = driver.outputs()
@@ -167,6 +167,7 @@ def register(subparsers: Any) -> None:
         help="the stack's outputs (`pulumi stack output --json`), for a --dry-run without the CLI",
     )
     parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
+    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
     parser.add_argument(
         "--health-timeout",
         type=float,

@@ -1,8 +1,8 @@
 """Carrying out the upgrade's steps on a stack: config changes through the Pulumi CLI, `pulumi up` after each
 rebuild and primary move, then the cluster's health before the next.
 
-The stack is reached through a :class:`StackDriver` (:mod:`gatewayctl.commands.upgrade.automation`: Pulumi's
-Automation API), the cluster's health through a :class:`HealthGate` (:mod:`gatewayctl.health`), so the order,
+The stack is reached through a :class:`StackDriver` (:mod:`gatewayctl.automation`: Pulumi's Automation
+API), the cluster's health through a :class:`HealthGate` (:mod:`gatewayctl.health`), so the order,
 the stops and the resumption are the same code whatever runs them.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gatewayctl.automation import UpdateFailedError
 from gatewayctl.commands.upgrade.steps import UPDATES, Step
 
 
@@ -20,16 +21,12 @@ class StackDriver(Protocol):
         """Sets ``path`` (a full key path, e.g. ``gateway-cluster:ova.retain[0].version``), or removes it (``None``)."""
 
     def up(self) -> None:
-        """``pulumi up --yes --skip-preview``; raises :class:`StepFailedError` when the update fails."""
+        """``pulumi up --yes --skip-preview``; raises :class:`UpdateFailedError` when the update fails."""
 
 
 class HealthGate(Protocol):
     def __call__(self) -> str | None:
         """Waits for the cluster's health; ``None`` when healthy, else what is not."""
-
-
-class StepFailedError(Exception):
-    """A `pulumi up` or the health wait after it failed: the roll stops there."""
 
 
 @dataclass
@@ -78,8 +75,8 @@ def roll(
                     progress("  waiting for the cluster's health")
                     problem = health()
                     if problem is not None:
-                        raise StepFailedError(f"the cluster is not healthy after the update: {problem}")
-            except StepFailedError as exc:
+                        raise UpdateFailedError(f"the cluster is not healthy after the update: {problem}")
+            except UpdateFailedError as exc:
                 outcome.failed, outcome.error = step, str(exc)
                 return outcome
         outcome.done.append(step)

@@ -1,4 +1,4 @@
-"""The stack, reached through Pulumi's Automation API (``pulumi.automation``, part of the SDK): config changes,
+"""A stack, reached through Pulumi's Automation API (``pulumi.automation``, part of the SDK): config changes,
 `pulumi up`, outputs and the stack's secrets, each a run of the Pulumi CLI in the project folder.
 
 Config changes go through the CLI, so they rewrite ``Pulumi.<stack>.yaml`` as ``pulumi config set`` does.
@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gatewayctl.commands.upgrade.roll import StepFailedError
 from gatewayctl.errors import CommandError
+
+
+class UpdateFailedError(Exception):
+    """`pulumi up` failed (or what waits on it found the cluster unhealthy): the message says why."""
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -52,7 +55,7 @@ class AutomationStack:
         try:
             self.stack.up(on_output=self._on_output)
         except self._auto.CommandError as exc:
-            raise StepFailedError(f"`pulumi up` failed: {_tail(str(exc))}") from None
+            raise UpdateFailedError(f"`pulumi up` failed: {_tail(str(exc))}") from None
 
     def outputs(self) -> dict[str, Any]:
         return {key: output.value for key, output in self.stack.outputs().items()}

@@ -1,0 +1,81 @@
+"""``gatewayctl validate``: is the cluster set up as configured? The run-book's closing checks, repeatable, with
+rows an operator can file.
+
+It reaches every node as the program does (SSH as ``sshUser``; keys: ``--identity``, else the ssh-agent, then the
+stack's ``sshPrivateKey``; password: ``GATEWAY_SSH_PASSWORD``, else the stack's ``sshPassword``; the stack's
+secrets are read through Pulumi's Automation API where the Pulumi CLI is installed), honouring an OpenSSH
+client config (``--ssh-config``: aliases, ports, known hosts, ``ProxyJump``) and every pinned ``sshHostKey``.
+Probes go only to the configured addresses. Changes nothing.
+
+Exit codes: 0 every check passed (warnings allowed); 1 a check failed; 2 invalid config or usage; 3 anything
+else (no stack file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from components import config as cfg
+from gatewayctl import checks, health, stackfile
+from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir
+from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError
+
+#: The environment variable a manager password may come from, ahead of the stack's secret.
+MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
+_SECRETS = ("sshPrivateKey", "sshPassword", "managerPassword")
+
+
+def stack_values(root: Path, stack: str) -> tuple[dict[str, str | None], str | None]:
+    """The stack's secrets and its recorded ``registrationStatus``, through the Automation API when the Pulumi CLI
+    is there; nothing otherwise (the other sources still apply)."""
+    from gatewayctl.automation import AutomationStack
+
+    try:
+        driver = AutomationStack(root, stack)
+    except CommandError as exc:
+        err(f"note: the stack's secrets and outputs are not read ({exc.message})")
+        return {}, None
+    secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in _SECRETS}
+    status = driver.outputs().get("registrationStatus")
+    return secrets, status if isinstance(status, str) else None
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_dir()
+    settings, _ = stackfile.load_settings(root, args.stack)
+    secrets, recorded = stack_values(root, args.stack)
+    reach = health.Reach(
+        health.Credentials.resolve(secrets, identity=Path(args.identity) if args.identity else None),
+        ssh_config=Path(args.ssh_config) if args.ssh_config else None,
+        timeout=args.timeout,
+    )
+    password = os.environ.get(MANAGER_PASSWORD_ENV) or secrets.get(f"{cfg.NAMESPACE}:managerPassword")
+    rows = health.validate(settings, reach, manager_password=password, recorded_registration=recorded)
+    report = checks.Report(args.stack, rows)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(
+            checks.to_text(
+                report,
+                title="Validation",
+                verdict_ok="the cluster is set up as configured",
+                verdict_failed="NOT VALID: fix the failures above",
+            )
+        )
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``validate`` to gatewayctl's subcommands."""
+    parser = add_command(subparsers, "validate", run, summary="check a running cluster against its config", doc=__doc__)
+    add_stack_arguments(parser, verb="validate")
+    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
+    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="per connection and probe (default 30)"
+    )
