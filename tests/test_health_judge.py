@@ -5,6 +5,7 @@ parsed, so the parser is exercised too; tests/test_validate_ssh.py reads real on
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -242,3 +243,15 @@ def test_registration_row(recorded: str | None, password: bool, status: str):
     assert (row.id, row.status) == ("registration", status)
     if status == "warn":
         assert row.fix
+
+
+@pytest.mark.parametrize(("listed", "fails"), [(6, False), (5, True)], ids=["six-listed-one-spare", "five-listed"])
+def test_beyond_six_nodes_a_spare_is_not_listed(listed: int, fails: bool):
+    """`microk8s status` lists three voters and three stand-bys, never spares: a seventh node is not missing."""
+    nodes = [{"hostname": f"gw-{i}", "esxiHost": f"esx-{i}", "ip": f"10.20.30.{10 + i}"} for i in range(1, 8)]
+    settings, _ = stackfile.load_settings(PROJECT, "prod", {"gateway-cluster:nodes": json.dumps(nodes)})
+    members = " ".join(f"10.20.30.{10 + i}:19001" for i in range(1, listed + 1))
+    status = (0, f"microk8s is running\n  datastore master nodes: {members}\n  datastore standby nodes: none")
+    node = health_facts.NodeFacts(settings.primary, health_facts.parse(render({"status": status})))
+    [row] = judge.cluster_members(settings, {settings.primary: node})
+    assert (row.status == "fail") is fails, row

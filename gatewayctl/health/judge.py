@@ -188,6 +188,8 @@ def nodes_stale(settings: cfg.Settings, source: NodeFacts) -> list[Check]:
     return [ok("nodes.stale", "cluster", "node objects only of the configured nodes")]
 
 
+#: The most members `microk8s status` lists: three voters and three stand-bys (dqlite's roles).
+LISTED_MEMBERS = 6
 _MEMBERS = re.compile(r"datastore (?:master|standby) nodes:(.*)")
 
 
@@ -208,7 +210,11 @@ def cluster_members(settings: cfg.Settings, source: NodeFacts) -> list[Check]:
     members = datastore_members(source.get("status"))
     configured = {str(n.ip): n.hostname for n in settings.nodes}
     dead = sorted(members - set(configured))
+    # `status` lists voters and stand-bys, never spares (docs/upstream-facts.md M9): up to six members are listed,
+    # so beyond six a configured node that is not listed may be a spare, and only a short list is judged.
     missing = [f"{configured[ip]} ({ip})" for ip in configured if ip not in members]
+    if len(configured) > LISTED_MEMBERS:
+        missing = [f"{LISTED_MEMBERS - len(members)} of the listed members"] if len(members) < LISTED_MEMBERS else []
     problems, fixes = [], []
     if dead:
         problems.append(f"datastore members that are no configured node: {', '.join(dead)} (a dead voter costs quorum)")
