@@ -21,6 +21,7 @@ from components.services import cluster_identity
 from gatewayctl import harness
 from tests.support.prod_ssh import (
     NAMES,
+    PASSWORD,
     PRIMARY,
     SECOND,
     THIRD,
@@ -152,3 +153,38 @@ def test_a_single_node_stack_rebuilds_its_only_node_and_registers_again(hosts):
     diff = registration.RegistrationProvider().diff(olds["manager_url"], olds, news)
     assert diff.changes and not diff.replaces, "the rebuilt cluster's manager would not be registered"
     assert olds["cluster"] != news["cluster"]
+
+
+def test_a_lost_vm_created_again_is_not_taken_for_a_member(hosts):
+    """A VM lost without its `leave` and created again at its address while the cluster still lists its old
+    member entry (here the first attempt's `remove-node` found the primary's MicroK8s down). The cluster agent
+    answers its join "already known to dqlite", as it does to a join that got through, but this node stays alone
+    in its own datastore: the join fails, naming the fix, and is not recorded; after the fix it joins."""
+    run = program(hosts)
+    form(hosts, run)
+    deployment = Deployment(hosts, run)
+    hosts.set_running(THIRD, False)  # the VM is gone; it never left
+    deployment.refresh_away("gw-prod-3-vm")
+    recreated = program(hosts, generations={THIRD: 1})
+
+    hosts.set_running(PRIMARY, False)
+    first = deployment.up(recreated)
+    assert [o.name for o in first.outcomes if o.code] == ["gw-prod-3-add-node"], first.failures()
+    assert "gw-prod-3 is not removed" in first.by_name("delete")["gw-prod-3-add-node"].stderr
+    hosts.set_running(PRIMARY, True)
+    second = deployment.up(recreated)
+    failed = [o for o in second.outcomes if o.code]
+    assert [o.name for o in failed] == ["gw-prod-3-join"], second.failures()
+    assert "already known to dqlite" in failed[0].stderr
+    assert "On gw-prod-1, run `microk8s remove-node gw-prod-3 --force`" in failed[0].stderr, failed[0].stderr
+    assert HEALTH not in second.ran()
+    state = hosts.state()
+    assert cluster_of(state, THIRD)["members"] == [THIRD] and THIRD in cluster_of(state, PRIMARY)["members"]
+
+    # The fix the message names, then `pulumi up` again: the join was not recorded, so it runs again.
+    code, _, err = hosts.exec(PRIMARY, "sudo -S -p '' microk8s remove-node gw-prod-3 --force", f"{PASSWORD}\n")
+    assert code == 0, err
+    third = deployment.up(recreated)
+    assert third.ok, third.failures()
+    assert third.ran() == ["gw-prod-3-join", HEALTH]
+    assert_formed(hosts, ALL)
