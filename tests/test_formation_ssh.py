@@ -55,6 +55,8 @@ def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
     assert "    server: https://10.20.30.41:16443\n" in kubeconfig
     assert "client-certificate-data: " in kubeconfig and "10.0.2.15" not in kubeconfig
     assert "is a Ready member" in outcomes["gw-prod-3-join"].stderr
+    # The primary's own step, on its deputy: the first creation, before the deputy joined anything.
+    assert "not clustered yet: nothing to check" in outcomes["gw-prod-1-add-node"].stderr
 
     before = counters(hosts.state())
     files = {ip: h.hosts_file.read_text() for ip, h in hosts.hosts.items()}
@@ -64,6 +66,7 @@ def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
     assert "left running" in again["gw-prod-2-bootstrap"].stderr
     assert "already a Ready member: no token issued" in again["gw-prod-3-add-node"].stderr
     assert "already a member" in again["gw-prod-3-join"].stderr
+    assert "a Ready member of this cluster" in again["gw-prod-1-add-node"].stderr
     assert "dns is already enabled" in again["gateway-formation-addons-enable"].stderr
     assert again["gateway-formation-kubeconfig"].stdout == kubeconfig
 

@@ -188,3 +188,47 @@ def test_a_lost_vm_created_again_is_not_taken_for_a_member(hosts):
     assert third.ok, third.failures()
     assert third.ran() == ["gw-prod-3-join", HEALTH]
     assert_formed(hosts, ALL)
+
+
+def test_a_lost_primary_created_again_is_refused_until_another_node_is_primary(hosts):
+    """The primary's VM lost and created again (`pulumi refresh` dropped it): its own membership step, on its
+    deputy, runs again (the primary's VM is its trigger) and refuses before any join or cluster-wide step, instead
+    of letting the fresh VM become a one-node cluster beside the old one. The fix it names works."""
+    run = program(hosts)
+    form(hosts, run)
+    deployment = Deployment(hosts, run)
+    hosts.set_running(PRIMARY, False)  # the VM is gone; it never left
+    deployment.refresh_away("gw-prod-1-vm")
+    before = hosts.state()
+
+    update = deployment.up(program(hosts, generations={PRIMARY: 1}))
+    failed = [o for o in update.outcomes if o.code]
+    assert [(o.name, o.host) for o in failed] == [("gw-prod-1-add-node", SECOND)], update.failures()
+    message = failed[0].stderr
+    assert "the primary gw-prod-1 is not a Ready member of the cluster of gw-prod-2, gw-prod-3" in message
+    assert "`pulumi config set gateway-cluster:primary <node>`" in message
+    assert 'docs/operations.md, section "A replaced primary"' in message
+    # Only the new VM's own steps ran, and the stored delete of the replaced step (the dead primary's entry goes).
+    assert sorted(update.ran()) == ["gw-prod-1-add-node", "gw-prod-1-bootstrap", "gw-prod-1-hosts"]
+    assert update.ran("delete") == ["gw-prod-1-add-node"]
+    state = hosts.state()
+    assert sorted(cluster_of(state, SECOND)["members"]) == [SECOND, THIRD]
+    assert cluster_of(state, PRIMARY)["members"] == [PRIMARY], "the new VM joined something"
+    assert cluster_of(state, SECOND)["addons"] == cluster_of(before, SECOND)["addons"]
+    assert {k: state[k] for k in ("tokens_issued", "joins")} == {k: before[k] for k in ("tokens_issued", "joins")}
+    assert {ip: stops(state)[ip] for ip in (SECOND, THIRD)} == {ip: stops(before)[ip] for ip in (SECOND, THIRD)}
+
+    # The fix: another node primary, `pulumi up`; the new VM then joins it.
+    fixed = deployment.up(program(hosts, primary=SECOND, generations={PRIMARY: 1}))
+    assert fixed.ok, fixed.failures()
+    assert_formed(hosts, ALL, leader=SECOND)
+    assert f"all {len(ALL)} node(s) are Ready" in fixed.by_name()[HEALTH].stderr
+
+
+def test_a_first_creation_with_the_second_node_as_primary_is_unaffected(hosts):
+    """The deputy (the first node) joins the primary before the primary's own step runs there: the primary is a
+    Ready member, so the step does nothing."""
+    outcomes = {o.name: o for o in form(hosts, program(hosts, primary=SECOND))}
+    own = outcomes["gw-prod-2-add-node"]
+    assert own.host == PRIMARY and "gw-prod-2 is the primary and a Ready member of this cluster" in own.stderr
+    assert_formed(hosts, ALL, leader=SECOND)
