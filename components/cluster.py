@@ -240,8 +240,11 @@ class GatewayCluster(pulumi.ComponentResource):
                 client_key=args.secrets.registration_client_key,
                 client_secret=args.secrets.registration_client_secret,
                 after=[self.services.manager],
-                # A rebuilt cluster (a new CA) runs a fresh manager that must be registered again.
-                cluster_identity=self.services.cluster_identity,
+                # A rebuilt cluster runs a fresh manager that must be registered again: a new CA, or a new primary VM
+                # (a single node rebuilt from an OVA whose clones share their CA: docs/upstream-facts.md M16).
+                cluster_identity=pulumi.Output.concat(
+                    self.services.cluster_identity, "@", self.formation.kubeconfig_vm
+                ),
                 description=f"Gateway cluster {args.project}/{args.stack}, managed by Pulumi.",
             ),
             opts=pulumi.ResourceOptions(parent=self),

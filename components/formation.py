@@ -104,5 +104,9 @@ class ClusterFormation(pulumi.ComponentResource):
         )
         """The health gate: every node Ready. Later steps (the Helm releases) depend on it."""
         self.kubeconfig = pulumi.Output.secret(kubeconfig.stdout)
+        self.kubeconfig_vm: pulumi.Input[str] = primary.vm_id
+        """The VM the kubeconfig is read from (the primary's). Clones of one OVA share MicroK8s' CA
+        (docs/upstream-facts.md M16), so when the only node is rebuilt, this, not the kubeconfig, tells that the
+        cluster is a new one."""
         self.members = self.join.members
         self.register_outputs({"kubeconfig": self.kubeconfig, "members": self.members})

@@ -42,7 +42,8 @@ class ClusterJoin(pulumi.ComponentResource):
     - ``<hostname>-join``: ``microk8s join <primary>:25000/T`` on the node, retried with backoff. On delete:
       ``microk8s leave`` on the node, whenever its cluster has other members.
 
-    The primary has its two steps too, which do nothing while it is the primary. So a node's membership steps
+    The primary has its two steps too, which do nothing while it is the primary (but its add-node refuses a new
+    primary VM in a formed cluster: docs/operations.md, "A replaced primary"). So a node's membership steps
     exist exactly as long as the node is in the config: making another node primary only updates them (a
     re-run that finds every node a member already), where steps named after the *joining* nodes alone would
     delete the new primary's join, and its delete would make the new primary leave the cluster.

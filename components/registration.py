@@ -265,8 +265,9 @@ class GatewayRegistrationArgs:
     description: str
     """A new management profile's description: which project and stack manage it."""
     cluster_identity: pulumi.Input[str] | None = None
-    """:attr:`GatewayServices.cluster_identity`: when it changes (a rebuilt cluster, a freshly installed manager),
-    the appliance is registered again. ``None``: only the inputs above trigger a registration."""
+    """Which cluster runs the manager (:attr:`GatewayServices.cluster_identity` and the primary's VM): when it changes
+    (a rebuilt cluster, a freshly installed manager; also another node made primary, where the appliance's "already
+    registered" counts as done), the appliance is registered again. ``None``: only the inputs above trigger one."""
 
 
 def skip_reason(settings: RegistrationSettings | None) -> str | None:

@@ -90,9 +90,9 @@ def hosts_command(entries: Sequence[tuple[str, str]]) -> str:
 
 
 def add_node_command(hostname: str, primary_hostname: str, ttl_seconds: int = JOIN_TOKEN_TTL_SECONDS) -> str:
-    """On the primary: issues the join token read from stdin for ``hostname``, unless it is a Ready member (or
-    the primary itself, which needs no token)."""
-    return render("add-node", hostname, primary_hostname, str(ttl_seconds))
+    """On the primary: issues the join token read from stdin for ``hostname``, unless it is a Ready member. The
+    primary's own step (on its deputy) issues none, and fails when the primary's VM is new in a formed cluster."""
+    return render("add-node", hostname, primary_hostname, str(ttl_seconds), str(WAIT_SECONDS))
 
 
 def join_command(primary_ip: str, primary_hostname: str, hostname: str) -> str:
@@ -146,4 +146,3 @@ def facts_command(hostnames: Sequence[str], *, cluster_wide: bool) -> str:
     if not hostnames:
         raise ValueError("facts_command needs at least one hostname")
     return render("facts", "yes" if cluster_wide else "no", *hostnames)
-

@@ -8,11 +8,15 @@ as CI does; ``./dev test --fast`` runs ``-m 'not system'``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.stacks import SENTINELS, flat_config, stack_raw
+
+if TYPE_CHECKING:
+    from tests.support.sshhosts import SshHosts
 
 __all__ = ["SENTINELS", "stack_config"]
 
@@ -35,3 +39,13 @@ def stack_config() -> Callable[[str], dict[str, str]]:
         return flat_config(stack_raw(stack_name))
 
     return load
+
+
+@pytest.fixture
+def hosts(request: pytest.FixtureRequest) -> Iterator[SshHosts]:
+    """The committed prod stack's three SSH test hosts (tests/support/prod_ssh.py), booted as fresh clones:
+    ``microk8s-first`` unless the test asks (indirect parameter) for ``hostname-first``."""
+    # Imported here: only the system tests need paramiko and the hosts.
+    from tests.support.prod_ssh import prod_hosts
+
+    yield from prod_hosts(getattr(request, "param", "microk8s-first"))

@@ -96,7 +96,7 @@ def test_each_step_runs_its_script_on_the_right_node(prod):
         # The primary's own add-node step runs on its deputy, the first other node: its delete (remove-node)
         # must run on a member that stays when the primary itself is removed.
         on = "gw-prod-1" if h != "gw-prod-1" else "gw-prod-2"
-        expected[f"{h}-add-node"] = (on, ["gateway-add-node", h, "gw-prod-1", "1800"])
+        expected[f"{h}-add-node"] = (on, ["gateway-add-node", h, "gw-prod-1", "1800", "600"])
         expected[f"{h}-join"] = (h, ["gateway-join", "10.20.30.41", "gw-prod-1", h, "8", "2", "600"])
     expected[ADDONS] = ("gw-prod-1", ["gateway-addons", "10.20.30.50-10.20.30.50", "600"])
     expected[KUBECONFIG] = ("gw-prod-1", ["gateway-kubeconfig", "10.20.30.41"])

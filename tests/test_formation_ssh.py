@@ -9,100 +9,28 @@ login user, a sudo that wants the sshPassword on stdin, and the MicroK8s stand-i
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gatewayctl import harness
-from tests.support.sshhosts import COMMAND, OVA_HOSTNAME, Outcome, SshHosts, start_hosts
-from tests.support.stacks import SENTINELS, run_stack, stack_raw
-
-NS = "gateway-cluster"
-PRIMARY, SECOND, THIRD = "10.20.30.41", "10.20.30.42", "10.20.30.43"
-NAMES = {PRIMARY: "gw-prod-1", SECOND: "gw-prod-2", THIRD: "gw-prod-3"}
-PASSWORD = SENTINELS[f"{NS}:sshPassword"]
-
-
-@pytest.fixture
-def hosts(request: pytest.FixtureRequest) -> Iterator[SshHosts]:
-    """Three test hosts, booted as fresh clones: ``microk8s-first`` unless the test asks (indirect parameter)
-    for ``hostname-first``."""
-    if os.geteuid() != 0:
-        # Not a skip: these tests are the issue's acceptance, and CI (root) must run them.
-        pytest.fail("SSH test hosts need root (mount namespaces, bind mounts, sshd); run the suite as root")
-    raw = stack_raw("prod")
-    first_boot = getattr(request, "param", "microk8s-first")
-    started = start_hosts(
-        [n["ip"] for n in raw[f"{NS}:nodes"]], raw[f"{NS}:sshUser"], first_boot=first_boot, hostnames=NAMES
-    )
-    started.require_sudo_password(PASSWORD)
-    yield started
-    started.close()
-
-
-def program(
-    hosts: SshHosts,
-    nodes: Sequence[str] = (PRIMARY, SECOND, THIRD),
-    primary: str | None = None,
-    **secrets: str | None,
-) -> harness.Run:
-    """The program's run on prod's config, for the nodes given, each node's host key pinned to its test host."""
-    raw = stack_raw("prod")
-    raw[f"{NS}:nodes"] = [n for n in raw[f"{NS}:nodes"] if n["ip"] in nodes]
-    if primary is not None:
-        raw[f"{NS}:primary"] = NAMES[primary]
-    for node in raw[f"{NS}:nodes"]:
-        node["sshHostKey"] = hosts.hosts[node["ip"]].host_key
-    values = {k: v for k, v in {**SENTINELS, **{f"{NS}:{k}": v for k, v in secrets.items()}}.items() if v is not None}
-    return run_stack(raw=raw, secrets=values)
-
-
-def failures(outcomes: Sequence[Outcome]) -> str:
-    return "\n\n".join(o.describe() for o in outcomes if o.code != 0)
-
-
-def form(hosts: SshHosts, run: harness.Run) -> list[Outcome]:
-    outcomes = hosts.apply(run)
-    assert len(outcomes) == len(run.by_type(COMMAND)), failures(outcomes) or "not every step ran"
-    assert all(o.code == 0 for o in outcomes), failures(outcomes)
-    return outcomes
-
-
-def by_name(outcomes: Sequence[Outcome]) -> dict[str, Outcome]:
-    return {o.name: o for o in outcomes}
-
-
-def primary_cluster(state: dict[str, Any]) -> dict[str, Any]:
-    cluster: dict[str, Any] = state["clusters"][state["machines"][PRIMARY]["cluster"]]
-    return cluster
-
-
-def counters(state: dict[str, Any]) -> dict[str, Any]:
-    """Everything a second run must leave alone."""
-    return {
-        "machines": {
-            ip: {k: m[k] for k in ("starts", "stops", "leaves", "resets")} for ip, m in state["machines"].items()
-        },
-        "tokens": {k: state[k] for k in ("tokens_issued", "tokens_consumed", "joins", "join_attempts")},
-        "enables": {cid: c["enables"] for cid, c in state["clusters"].items()},
-        "members": {cid: c["members"] for cid, c in state["clusters"].items()},
-        "nodes": {cid: c["nodes"] for cid, c in state["clusters"].items()},
-    }
-
-
-def assert_formed(hosts: SshHosts, members: Sequence[str]) -> None:
-    state = hosts.state()
-    cluster = primary_cluster(state)
-    assert sorted(cluster["members"]) == sorted(members)
-    assert sorted(cluster["nodes"]) == sorted(NAMES[ip] for ip in members), "stale or missing node objects"
-    for ip in members:
-        machine = state["machines"][ip]
-        assert machine["cluster"] == state["machines"][PRIMARY]["cluster"], ip
-        assert machine["running"] and machine["kubelet_name"] == NAMES[ip], ip
-        assert hosts.hosts[ip].hostname == NAMES[ip], ip
-        assert hosts.hosts[ip].hosts_block() == [f"{m} {NAMES[m]}" for m in members], ip
+from tests.support.prod_ssh import (
+    NAMES,
+    PASSWORD,
+    PRIMARY,
+    SECOND,
+    THIRD,
+    assert_formed,
+    assert_left_then_removed,
+    by_name,
+    cluster_of,
+    counters,
+    form,
+    primary_cluster,
+    program,
+)
+from tests.support.pulumi_up import Deployment, failures
+from tests.support.sshhosts import OVA_HOSTNAME
 
 
 def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
@@ -127,6 +55,8 @@ def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
     assert "    server: https://10.20.30.41:16443\n" in kubeconfig
     assert "client-certificate-data: " in kubeconfig and "10.0.2.15" not in kubeconfig
     assert "is a Ready member" in outcomes["gw-prod-3-join"].stderr
+    # The primary's own step, on its deputy: the first creation, before the deputy joined anything.
+    assert "not clustered yet: nothing to check" in outcomes["gw-prod-1-add-node"].stderr
 
     before = counters(hosts.state())
     files = {ip: h.hosts_file.read_text() for ip, h in hosts.hosts.items()}
@@ -136,6 +66,7 @@ def test_three_nodes_form_one_cluster_and_a_second_run_changes_nothing(hosts):
     assert "left running" in again["gw-prod-2-bootstrap"].stderr
     assert "already a Ready member: no token issued" in again["gw-prod-3-add-node"].stderr
     assert "already a member" in again["gw-prod-3-join"].stderr
+    assert "a Ready member of this cluster" in again["gw-prod-1-add-node"].stderr
     assert "dns is already enabled" in again["gateway-formation-addons-enable"].stderr
     assert again["gateway-formation-kubeconfig"].stdout == kubeconfig
 
@@ -191,17 +122,10 @@ def test_scale_in_leaves_the_remaining_nodes_consistent(hosts):
 
     # `pulumi up` without gw-prod-3: first the steps whose inputs changed run again (create, then update falls
     # back to create), then the steps that left the program are deleted, dependents first.
-    old = {r.urn: r for r in three.by_type(COMMAND)}
-    changed = [r.name for r in two.by_type(COMMAND) if r.urn not in old or old[r.urn].inputs != r.inputs]
-    assert sorted(changed) == ["gateway-formation-health", "gw-prod-1-hosts", "gw-prod-2-hosts"]
-    updated = hosts.apply(two, names=changed)
-    assert all(o.code == 0 for o in updated), failures(updated)
-    kept = {r.urn for r in two.by_type(COMMAND)}
-    removed = [r.name for r in three.by_type(COMMAND) if r.urn not in kept]
-    deleted = hosts.delete(three, names=removed)
-    assert [(o.name, o.host) for o in deleted] == [("gw-prod-3-join", THIRD), ("gw-prod-3-add-node", PRIMARY)]
-    assert all(o.code == 0 for o in deleted), failures(deleted)
-    assert "WARNING" not in "".join(o.stderr for o in deleted)
+    update = Deployment(hosts, three).up(two)
+    assert update.ok, update.failures()
+    assert sorted(update.changed) == ["gateway-formation-health", "gw-prod-1-hosts", "gw-prod-2-hosts"]
+    assert_left_then_removed(update, THIRD, PRIMARY)
 
     assert_formed(hosts, [PRIMARY, SECOND])
     after = hosts.state()
@@ -220,27 +144,15 @@ def test_scale_in_leaves_the_remaining_nodes_consistent(hosts):
     assert_formed(hosts, [PRIMARY, SECOND])
 
 
-def up(hosts: SshHosts, old: harness.Run, new: harness.Run) -> tuple[list[Outcome], list[Outcome]]:
-    """`pulumi up` from ``old`` to ``new``: the steps that are new or whose inputs changed run (create; an
-    update falls back to create), in dependency order; then the steps that left the program are deleted,
-    dependents first (their delete runs with their old inputs)."""
-    before = {r.urn: r for r in old.by_type(COMMAND)}
-    changed = [r.name for r in new.by_type(COMMAND) if r.urn not in before or before[r.urn].inputs != r.inputs]
-    updated = hosts.apply(new, names=changed)
-    assert all(o.code == 0 for o in updated), failures(updated)
-    kept = {r.urn for r in new.by_type(COMMAND)}
-    deleted = hosts.delete(old, names=[r.name for r in old.by_type(COMMAND) if r.urn not in kept])
-    assert all(o.code == 0 for o in deleted), failures(deleted)
-    return updated, deleted
-
-
 def test_moving_the_primary_keeps_every_node_in_the_cluster(hosts):
     """The documented way to remove the primary: make another node primary, apply, then remove the old one."""
     first = program(hosts)
     form(hosts, first)
     moved = program(hosts, primary=SECOND)
-    _, deleted = up(hosts, first, moved)
-    assert [o.stderr for o in deleted if "leaves" in o.stderr] == [], "a node left the cluster"
+    deployment = Deployment(hosts, first)
+    update = deployment.up(moved)
+    assert update.ok, update.failures()
+    assert update.ran("delete") == [], "a membership step was deleted"
     assert_formed(hosts, [PRIMARY, SECOND, THIRD])
     assert all(m["leaves"] == 0 and m["resets"] == 0 for m in hosts.state()["machines"].values())
     gate = hosts.run_step(moved.named("gateway-formation-health"))
@@ -248,12 +160,11 @@ def test_moving_the_primary_keeps_every_node_in_the_cluster(hosts):
 
     # Now the old primary can go: it leaves, and the new primary removes it.
     two = program(hosts, nodes=(SECOND, THIRD), primary=SECOND)
-    _, deleted = up(hosts, moved, two)
-    assert [(o.name, o.host) for o in deleted] == [("gw-prod-1-join", PRIMARY), ("gw-prod-1-add-node", SECOND)]
-    assert "gw-prod-1 left the cluster" in deleted[0].stderr
-    assert "removed gw-prod-1 from the cluster" in deleted[1].stderr
+    update = deployment.up(two)
+    assert update.ok, update.failures()
+    assert_left_then_removed(update, PRIMARY, SECOND)
     state = hosts.state()
-    cluster = state["clusters"][state["machines"][SECOND]["cluster"]]
+    cluster = cluster_of(state, SECOND)
     assert sorted(cluster["members"]) == [SECOND, THIRD]
     assert sorted(cluster["nodes"]) == ["gw-prod-2", "gw-prod-3"]
     assert state["machines"][PRIMARY]["leaves"] == 1
@@ -299,16 +210,12 @@ def test_removing_any_node_leaves_one_cluster_of_exactly_the_rest(hosts, before,
     form(hosts, old)
     restarts = {ip: m["stops"] for ip, m in hosts.state()["machines"].items()}
     new = program(hosts, nodes=after, primary=new_primary)
-    _, deleted = up(hosts, old, new)
-
-    name = NAMES[removed]
-    assert [o.name for o in deleted] == [f"{name}-join", f"{name}-add-node"]
-    assert f"{name} left the cluster" in deleted[0].stderr, deleted[0].describe()
-    assert deleted[1].host != removed and f"removed {name} from the cluster" in deleted[1].stderr
-    assert "WARNING" not in "".join(o.stderr for o in deleted)
+    update = Deployment(hosts, old).up(new)
+    assert update.ok, update.failures()
+    assert_left_then_removed(update, removed)
     state = hosts.state()
     leader = after[0] if new_primary is None else new_primary
-    cluster = state["clusters"][state["machines"][leader]["cluster"]]
+    cluster = cluster_of(state, leader)
     assert sorted(cluster["members"]) == sorted(after), "not exactly the remaining nodes in the datastore"
     assert sorted(cluster["nodes"]) == sorted(NAMES[ip] for ip in after), "stale or missing node objects"
     assert all(state["machines"][ip]["cluster"] == state["machines"][leader]["cluster"] for ip in after)

@@ -116,3 +116,35 @@ def test_urns_are_the_engines():
         parent = run.by_urn(r.parent) if r.parent and r.parent != harness.stack_urn(run) else None
         expected = r.type if parent is None else f"{parent.urn.split('::')[2]}${r.type}"
         assert r.urn.split("::")[2] == expected, r.urn
+
+
+def test_generations_give_a_replaced_resource_a_new_id_and_only_it():
+    """A later run after the engine replaced a VM (a rebuild): that VM has a new ID and new outputs, every other
+    resource keeps its own, and what the program builds from the ID (triggers, a token's keepers, the rule's
+    members) changes with it; a password whose keepers changed is a new one."""
+    vm = "vsphere:index/virtualMachine:VirtualMachine"
+    before = run_stack("prod")
+    after = run_stack("prod", generations={"gw-prod-2-vm": 1})
+    old, new = before.named("gw-prod-2-vm"), after.named("gw-prod-2-vm")
+    assert new.id != old.id and new.state["uuid"] != old.state["uuid"] and new.state["moid"] != old.state["moid"]
+    assert new.inputs == old.inputs, "a replacement is the same resource as the program declares it"
+    assert {r.name: r.id for r in after.by_type(vm) if r is not new} == {
+        r.name: r.id for r in before.by_type(vm) if r is not old
+    }
+    changed = {r.name for r in after.resources if r.inputs != before.named(r.name).inputs}
+    assert changed == {
+        "gateway-anti-affinity",
+        "gw-prod-2-join-token",
+        "gw-prod-2-bootstrap",
+        "gw-prod-2-hosts",
+        "gw-prod-2-add-node",
+        "gw-prod-2-join",
+        "gateway-formation-health",
+    }
+    assert after.named("gw-prod-2-join").input("triggers") == [new.id]
+    token = "gw-prod-2-join-token"
+    assert after.named(token).state["result"] != before.named(token).state["result"]
+    # Each generation is its own replacement, and the same generation gives the same ID again.
+    second = run_stack("prod", generations={"gw-prod-2-vm": 2}).named("gw-prod-2-vm").id
+    assert second not in {old.id, new.id}
+    assert run_stack("prod", generations={"gw-prod-2-vm": 1}).named("gw-prod-2-vm").id == new.id

@@ -245,12 +245,19 @@ def test_token_registration_inputs(prod: harness.Run) -> None:
 
 
 def test_registration_follows_the_cluster_it_registers(prod: harness.Run) -> None:
-    """A rebuilt cluster (another CA) runs a fresh manager: the registration's cluster input is the provider's
-    cluster identity, so it changes with it and registers again."""
+    """A rebuilt cluster runs a fresh manager: the registration's cluster input is the provider's cluster identity
+    (another CA) and the primary's VM (a rebuilt single node, whose new clone has the old one's CA), so it changes
+    with either and registers again; a new primary VM leaves the provider's identifier (and the releases) alone."""
     registration = one(prod, REGISTRATION)
     provider = prod.named("gateway-services-k8s")
+    primary_vm = prod.named("gw-prod-1-vm").id
     assert harness.is_secret(registration.inputs["cluster"]), registration.urn
-    assert registration.input("cluster") == provider.input("clusterIdentifier"), registration.urn
+    assert registration.input("cluster") == f"{provider.input('clusterIdentifier')}@{primary_vm}", registration.urn
+    rebuilt = run_stack("prod", generations={"gw-prod-1-vm": 1})
+    assert one(rebuilt, REGISTRATION).input("cluster") != registration.input("cluster")
+    assert rebuilt.named("gateway-services-k8s").input("clusterIdentifier") == provider.input("clusterIdentifier")
+    other = run_stack("prod", generations={"gw-prod-2-vm": 1})
+    assert one(other, REGISTRATION).input("cluster") == registration.input("cluster"), "a non-primary VM re-registers"
 
 
 def test_platform_registration_inputs(platform: harness.Run) -> None:

@@ -112,6 +112,29 @@ def test_join_twice_is_already_known(world):
     assert code != 0 and "already known to dqlite" in out
 
 
+def test_a_new_machine_at_a_members_address_is_refused_until_that_member_is_removed(world):
+    """agent MaybeUpdateDqliteBindAddress: any join from an address the datastore lists is "already known to
+    dqlite", before anything changes: a new VM where a member never left stays alone in its own datastore."""
+    joined(world)
+    world.rename(B, OVA_HOSTNAME)
+    with standin.locked_state(world.state_dir) as state:
+        standin.new_machine(state, B, "microk8s-first")
+        old_uuid = state["machines"][B]["uuid"]
+    world.rename(B, "node-b")
+    world.ok(B, "stop")
+    world.ok(B, "start")
+    world.ok(A, "add-node", "--token", "n" * 32, "--token-ttl", "600")
+    code, out = world.run(B, "join", f"{A}:25000/{'n' * 32}")
+    assert code == 6 and "already known to dqlite" in out
+    state = standin.read_state(world.state_dir)
+    assert standin.cluster_of(state, B)["members"] == [B] and B in standin.cluster_of(state, A)["members"]
+    assert "node-a" not in world.ok(B, "kubectl", "get", "nodes")
+    assert old_uuid != standin._uuid(f"uuid:{B}"), "a new VM has a system UUID of its own"
+    world.ok(A, "remove-node", "node-b", "--force")
+    world.ok(B, "join", f"{A}:25000/{'n' * 32}")
+    assert "node-a" in world.ok(B, "kubectl", "get", "nodes")
+
+
 def test_remove_node_refuses_a_node_that_did_not_leave(world):
     joined(world)
     code, out = world.run(A, "remove-node", "node-b")

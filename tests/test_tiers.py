@@ -11,6 +11,7 @@ from tests.support.stacks import PROJECT
 
 FILES = {
     "tests/test_formation_ssh.py": "all",  # the SSH test hosts
+    "tests/test_rebuild_ssh.py": "all",  # the SSH test hosts
     "tests/test_preflight.py": "all",  # network namespaces and the simulator
     "tests/test_preflight_vcenter.py": "some",  # the simulator, in part
     "tests/test_nodes.py": "none",  # the mock runtime only

@@ -5,8 +5,9 @@
 #        stdin: the sudo password line (empty without one), then the token line (none on the primary)
 #
 # A node that already sees the primary is a member: nothing to do (re-running consumes no token). A server
-# answer "already known to dqlite" means an earlier attempt got through: success. An invalid token is not
-# retried (it expired or was never issued); anything else is, with the same token (it has a TTL).
+# answer "already known to dqlite" may mean that an earlier attempt got through. An invalid token is not
+# retried (it expired or was never issued); anything else is, with the same token (it has a TTL). Whatever the
+# join said, the step succeeds only once this node is in the primary's cluster (see the end).
 set -euo pipefail
 
 primary=$1
@@ -41,7 +42,7 @@ while :; do
   out=${out//$'\n'/ }
   case $out in
     *"already known to dqlite"*)
-      log "the cluster already knows $me (an earlier attempt got through): joined"
+      log "the cluster already knows $me (an earlier attempt got through?): $out"
       break
       ;;
     *[Ii]"nvalid token"*)
@@ -58,6 +59,18 @@ while :; do
   delay=$((delay * 2 > 60 ? 60 : delay * 2))
 done
 
-microk8s_status "$wait_seconds" >/dev/null || die "MicroK8s is not ready within ${wait_seconds}s after the join"
+status=$(microk8s_status "$wait_seconds") || die "MicroK8s is not ready within ${wait_seconds}s after the join"
+# The cluster agent answers "already known to dqlite" to a join from any address its datastore lists, before it
+# changes anything (docs/upstream-facts.md M17). A new VM at the address of a member that never left (a VM lost
+# and created again) gets that answer too and stays alone in the fresh datastore it booted with, where its own
+# node object would pass the wait below: a split that only the health gate would notice, with this step
+# recorded as done. A member shares the primary's datastore: it lists other members and sees the primary.
+members=$(datastore_members <<<"$status")
+if [ "$members" -eq 1 ] || ! microk8s kubectl get node "$primary_name" >/dev/null 2>&1; then
+  die "$me is not in $primary_name's cluster ($members datastore member(s) here; it does not see node" \
+    "$primary_name): the cluster still lists a member at this node's address that never left (a VM lost and" \
+    "created again). On $primary_name, run \`microk8s remove-node $me --force\` (with this node's IP address" \
+    "for $me if the cluster has no node $me any more), then run \`pulumi up\` again."
+fi
 microk8s kubectl wait --for=condition=Ready "node/$me" --timeout="${wait_seconds}s" >&2
 log "$me is a Ready member"

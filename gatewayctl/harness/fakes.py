@@ -12,6 +12,7 @@ the engine makes secret through ``additionalSecretOutputs``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,7 +47,10 @@ PROVIDER_FAKES: Mapping[str, OutputFactory] = {
     "command:remote:Command": lambda name, inputs: {"stdout": "", "stderr": ""},
     "command:local:Command": lambda name, inputs: {"stdout": "", "stderr": ""},
     "random:index/randomPassword:RandomPassword": lambda name, inputs: {
-        "result": hashlib.sha256(f"mock-random:{name}".encode()).hexdigest()[: int(inputs.get("length", 32))],
+        # New keepers replace the password (pulumi-random: keepers force a new resource), so a new result.
+        "result": hashlib.sha256(
+            f"mock-random:{name}:{json.dumps(inputs.get('keepers'), sort_keys=True)}".encode()
+        ).hexdigest()[: int(inputs.get("length", 32))],
     },
 }
 
@@ -60,6 +64,13 @@ def register_output_fakes(factories: Mapping[str, OutputFactory]) -> None:
 
 def output_factory(type_: str) -> OutputFactory | None:
     return _PROGRAM_FAKES.get(type_) or PROVIDER_FAKES.get(type_)
+
+
+def replacement_name(name: str, generation: int) -> str:
+    """The name the fakes derive a resource's ID and outputs from: its own for the original (generation 0), marked
+    with the generation for a replacement, which a provider gives a new ID and new outputs (a VM rebuilt, or lost
+    and created again)."""
+    return name if generation == 0 else f"{name}#{generation}"
 
 
 def mock_id(type_: str, name: str) -> str:

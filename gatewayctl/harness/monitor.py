@@ -9,32 +9,44 @@ stays secret when the same input was; ``additionalSecretOutputs`` become secret)
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 
-from gatewayctl.harness.fakes import mock_id, output_factory
+from gatewayctl.harness.fakes import mock_id, output_factory, replacement_name
 from gatewayctl.harness.inventory import Inventory
 from gatewayctl.harness.records import Invoke, Resource
 from gatewayctl.harness.wire import contains_secret, from_struct, is_secret, secret
 
 
 class Mocks(pulumi.runtime.Mocks):
-    """Answers registrations with the fakes (:mod:`.fakes`) and invokes from an :class:`Inventory`."""
+    """Answers registrations with the fakes (:mod:`.fakes`) and invokes from an :class:`Inventory`.
 
-    def __init__(self, inventory: Inventory, invokes: list[Invoke], lock: threading.Lock) -> None:
+    ``generations``: resource names whose provider-assigned ID and outputs are those of a replacement, the Nth
+    (see :func:`~.fakes.replacement_name`); every other resource is the original."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        invokes: list[Invoke],
+        lock: threading.Lock,
+        generations: Mapping[str, int] | None = None,
+    ) -> None:
         self.inventory = inventory
         self.invokes = invokes
         self.lock = lock
+        self.generations = dict(generations or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
+        name = replacement_name(args.name, self.generations.get(args.name, 0))
         factory = output_factory(args.typ)
         if factory is not None:
-            state.update(factory(args.name, dict(args.inputs)))
-        return mock_id(args.typ, args.name), state
+            state.update(factory(name, dict(args.inputs)))
+        return mock_id(args.typ, name), state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         result = self.inventory.invoke(args.token, args.args)

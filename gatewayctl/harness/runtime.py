@@ -58,10 +58,15 @@ def run_program(
     inventory: Inventory | None = None,
     preview: bool = True,
     record_into: list[Resource] | None = None,
+    generations: Mapping[str, int] | None = None,
 ) -> Run:
     """Runs the project's ``__main__.py`` for ``stack`` with ``config`` (full keys, string values; maps and
     lists as JSON) and returns what it registered. Exceptions the program raises (``ConfigError`` among
     them) propagate after the runtime has shut down; ``record_into`` then still receives what was registered.
+
+    ``generations`` (resource name to N) gives those resources the ID and outputs of their Nth replacement, as a
+    later run of the program sees them after the engine replaced them: a rebuilt VM's new ID, which re-runs
+    every step that has it as a trigger.
     """
     project_dir = project_dir.resolve()
     project = project_name(project_dir)
@@ -72,7 +77,7 @@ def run_program(
     logger.propagate = False
     logger.setLevel(logging.INFO)
     logger.addHandler(_LogCollector(messages))
-    mocks = Mocks(inventory or DeclaredInventory(), invokes, lock)
+    mocks = Mocks(inventory or DeclaredInventory(), invokes, lock, generations)
     monitor = RecordingMonitor(mocks, lock)
     if record_into is not None:
         monitor.records = record_into

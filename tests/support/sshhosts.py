@@ -78,6 +78,15 @@ class TestHost:
     def hostname(self) -> str:
         return self.hostname_file.read_text().strip()
 
+    def boot_files(self, uid: int, hostname: str) -> None:
+        """/etc/hosts and /etc/hostname as a clone boots: the OVA's name on the loopback line, ``hostname``."""
+        system_hosts = Path("/etc/hosts").read_text()
+        self.hosts_file.write_text(f"127.0.0.1 localhost\n127.0.1.1 {OVA_HOSTNAME}\n" + _ipv6_lines(system_hosts))
+        self.hostname_file.write_text(f"{hostname}\n")
+        for path in (self.hosts_file, self.hostname_file):
+            path.chmod(0o644)
+            os.chown(path, uid, uid)  # written through the sudo stand-in, which cannot really become root
+
     def hosts_block(self) -> list[str]:
         """The lines of the managed block in this host's /etc/hosts."""
         lines = self.hosts_file.read_text().splitlines()
@@ -112,6 +121,10 @@ class SshHosts:
     base: Path
     key_path: Path
     uid: int
+    first_boot: str = "microk8s-first"
+    """How every clone boots (see tests/support/standins/microk8s.py)."""
+    hostnames: Mapping[str, str] = field(default_factory=dict)
+    """Each host's configured name, which a ``hostname-first`` clone has from its vApp properties."""
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -131,6 +144,16 @@ class SshHosts:
         """Stops (or starts) MicroK8s on a host behind the program's back, as an outage would."""
         with standin.locked_state(self.state_dir) as state:
             state["machines"][ip]["running"] = running
+
+    def new_vm(self, ip: str) -> None:
+        """Replaces the VM at ``ip`` with a new clone of the OVA, booted as every clone boots: the OVA's hostname
+        (the configured one for ``hostname-first``) and hosts file, and a standalone MicroK8s of its own; the
+        cluster the old VM was in keeps its traces (see ``new_machine`` in the stand-in). The SSH server and its
+        host key stay: the program pins the key from config, and a new VM's new key is an operator's step."""
+        host = self.hosts[ip]
+        host.boot_files(self.uid, self.hostnames[ip] if self.first_boot == "hostname-first" else OVA_HOSTNAME)
+        with standin.locked_state(self.state_dir) as state:
+            standin.new_machine(state, ip, self.first_boot)
 
     def require_sudo_password(self, password: str | None) -> None:
         """Every host's sudo wants ``password`` (``None``: NOPASSWD)."""
@@ -305,15 +328,22 @@ def start_hosts(
     base = Path(tempfile.mkdtemp(prefix="gw-sshhosts-"))
     base.chmod(0o755)
     uid = _free_id()
-    hosts = SshHosts(user=user, hosts={}, base=base, key_path=base / "user_key", uid=uid)
+    hosts = SshHosts(
+        user=user,
+        hosts={},
+        base=base,
+        key_path=base / "user_key",
+        uid=uid,
+        first_boot=first_boot,
+        hostnames=dict(hostnames or {}),
+    )
     try:
         _keygen(hosts.key_path)
         (base / "state").mkdir()
         etc_files = _etc_files(user, uid, base)
         for i, ip in enumerate(ips, start=1):
             hosts.hosts[ip] = _prepare_host(base / f"host{i}", ip, user, uid, hosts, etc_files)
-            if first_boot == "hostname-first":
-                hosts.hosts[ip].hostname_file.write_text(f"{(hostnames or {})[ip]}\n")
+            hosts.hosts[ip].boot_files(uid, hosts.hostnames[ip] if first_boot == "hostname-first" else OVA_HOSTNAME)
         standin.init_state(
             hosts.state_dir,
             [
@@ -364,13 +394,6 @@ def _prepare_host(root: Path, ip: str, user: str, uid: int, hosts: SshHosts, etc
     for name, text in etc.items():
         (root / "etc" / name).write_text(text)
     (root / "etc" / "shadow").chmod(0o640)
-    # The appliance's hosts file as a clone boots: the OVA's name on the loopback line.
-    system_hosts = Path("/etc/hosts").read_text()
-    host.hosts_file.write_text(f"127.0.0.1 localhost\n127.0.1.1 {OVA_HOSTNAME}\n" + _ipv6_lines(system_hosts))
-    host.hostname_file.write_text(f"{OVA_HOSTNAME}\n")
-    for path in (host.hosts_file, host.hostname_file):
-        path.chmod(0o644)
-        os.chown(path, uid, uid)  # written through the sudo stand-in, which cannot really become root
     for name in ("hostname", "hostnamectl", "sudo"):
         shutil.copy(STANDINS / name, root / "bin" / name)
     shutil.copy(STANDINS / "microk8s.py", root / "bin" / "microk8s")

@@ -51,19 +51,24 @@ def run_stack(
     raw: Mapping[str, Any] | None = None,
     secrets: Mapping[str, str] | None = None,
     inventory: harness.Inventory | None = None,
+    generations: Mapping[str, int] | None = None,
 ) -> harness.Run:
-    """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets.
+    """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets;
+    ``generations`` as in :func:`gatewayctl.harness.run_program` (resources that were replaced).
 
     The program is deterministic for a given config, so a run with the default inventory is made once per stack
-    name, config and secret keys, and every caller gets its own deep copy of it (tests may change what they get).
+    name, config, secret keys and generations, and every caller gets its own deep copy of it (tests may change
+    what they get).
     """
     config = flat_config(raw if raw is not None else stack_raw(stack), secrets)
     secret_keys = sorted(SENTINELS if secrets is None else secrets)
     if inventory is not None:
-        return harness.run_program(PROJECT, stack, config, secret_keys=secret_keys, inventory=inventory)
-    key = json.dumps([stack, config, secret_keys], sort_keys=True)
+        return harness.run_program(
+            PROJECT, stack, config, secret_keys=secret_keys, inventory=inventory, generations=generations
+        )
+    key = json.dumps([stack, config, secret_keys, generations or {}], sort_keys=True)
     if key not in _RUNS:
-        _RUNS[key] = harness.run_program(PROJECT, stack, config, secret_keys=secret_keys)
+        _RUNS[key] = harness.run_program(PROJECT, stack, config, secret_keys=secret_keys, generations=generations)
     return copy.deepcopy(_RUNS[key])
 
 

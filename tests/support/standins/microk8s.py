@@ -143,6 +143,30 @@ def first_boot_cluster(state: State, ip: str, first_boot: str) -> None:
         cluster_of(state, ip)["nodes"][original] = GHOST + IMAGE_UUID
 
 
+def new_machine(state: State, ip: str, first_boot: str) -> None:
+    """The machine at ``ip`` replaced by a new clone of the OVA (a rebuilt VM, or a lost one created again): a new
+    system UUID, MicroK8s running on a standalone datastore of its own as at first boot (``first_boot``), nothing
+    of the old machine. Its hostname and hosts files must already be the fresh clone's (the caller writes them).
+
+    The cluster the old machine was in keeps what it knew of it, as a real cluster does when a VM disappears: its
+    node object (NotReady from now on) and, unless it left, its dqlite member entry under this address, which
+    refuses the new machine's join ("already known to dqlite", agent ``MaybeUpdateDqliteBindAddress``) until a
+    member removes it (``remove-node --force``). A datastore the old machine was alone in is gone with its disk.
+    """
+    machine = state["machines"][ip]
+    old = state["clusters"].get(machine["cluster"])
+    if old is not None and old["members"] == [ip]:
+        del state["clusters"][machine["cluster"]]
+    machine["vm"] = machine.get("vm", 0) + 1
+    machine.update(
+        uuid=_uuid(f"uuid:{ip}:vm{machine['vm']}"),
+        running=True,
+        clustered=False,
+        **dict.fromkeys(("starts", "stops", "leaves", "resets"), 0),
+    )
+    first_boot_cluster(state, ip, first_boot)
+
+
 @contextlib.contextmanager
 def locked_state(state_dir: Path) -> Iterator[State]:
     """The shared state, read and written back under an exclusive lock (test hosts run steps in parallel)."""
