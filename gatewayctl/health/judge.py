@@ -110,7 +110,8 @@ def hosts_ping(settings: cfg.Settings, facts: Mapping[str, NodeFacts]) -> list[C
         f = facts[node.hostname]
         if f.error is not None:
             continue
-        silent = [o.hostname for o in settings.nodes if not (f.get(f"ping {o.hostname}") or Section(1, "")).ok]
+        others = [o for o in settings.nodes if o.hostname != node.hostname]
+        silent = [o.hostname for o in others if not (f.get(f"ping {o.hostname}") or Section(1, "")).ok]
         if silent:
             rows.append(
                 failed(
@@ -122,7 +123,7 @@ def hosts_ping(settings: cfg.Settings, facts: Mapping[str, NodeFacts]) -> list[C
                 )
             )
         else:
-            rows.append(ok("hosts.ping", node.hostname, "every node answers ping by name"))
+            rows.append(ok("hosts.ping", node.hostname, "every other node answers ping by name"))
     return rows
 
 

@@ -394,7 +394,7 @@ def _prepare_host(root: Path, ip: str, user: str, uid: int, hosts: SshHosts, etc
     for name, text in etc.items():
         (root / "etc" / name).write_text(text)
     (root / "etc" / "shadow").chmod(0o640)
-    for name in ("hostname", "hostnamectl", "sudo"):
+    for name in ("hostname", "hostnamectl", "sudo", "ping"):
         shutil.copy(STANDINS / name, root / "bin" / name)
     shutil.copy(STANDINS / "microk8s.py", root / "bin" / "microk8s")
     for path in (root / "bin").iterdir():

@@ -152,9 +152,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class StandIn:
-    """An HTTPS server on 127.0.0.1 (a free port) whose :meth:`answer` a subclass implements."""
+    """An HTTPS server on 127.0.0.1 (a free port; or another loopback address and port, ``bind``) whose
+    :meth:`answer` a subclass implements."""
 
-    def __init__(self, cert: Certificate, folder: Path) -> None:
+    def __init__(self, cert: Certificate, folder: Path, bind: tuple[str, int] = (LOOPBACK, 0)) -> None:
         self.cert = cert
         self.calls: list[Call] = []
         self.lock = threading.Lock()
@@ -165,7 +166,7 @@ class StandIn:
         cert_file, key_file = cert.write(folder, f"{type(self).__name__.lower()}-{secrets.token_hex(4)}")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
-        self._server = _Server((LOOPBACK, 0), _Handler)
+        self._server = _Server(bind, _Handler)
         self._server.api = self
         self._server.tls = context
         # A short poll interval: shutdown() waits for the loop's next poll.
@@ -179,7 +180,7 @@ class StandIn:
 
     @property
     def host(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
+        return f"{self._server.server_address[0]}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -233,8 +234,10 @@ class ApplianceState:
 class ApplianceStandIn(StandIn):
     """The Gateway Manager's appliance API on port 5480, as documented."""
 
-    def __init__(self, cert: Certificate, folder: Path, state: ApplianceState) -> None:
-        super().__init__(cert, folder)
+    def __init__(
+        self, cert: Certificate, folder: Path, state: ApplianceState, bind: tuple[str, int] = (LOOPBACK, 0)
+    ) -> None:
+        super().__init__(cert, folder, bind)
         self.state = state
 
     def answer(self, request: Request) -> tuple[int, Any]:

@@ -25,7 +25,8 @@ state is shared by every test host (one JSON file in a state folder, under a loc
 - ``config``, ``enable dns``, ``enable metallb:<ranges>`` (or ``enable metallb <ranges>``).
 - ``kubectl get nodes|node NAME [--no-headers] [-o custom-columns=...]``, ``kubectl delete node NAME``,
   ``kubectl wait --for=condition=Ready node/NAME --timeout=Ns`` (answers at once: no real waiting),
-  ``kubectl get|patch ipaddresspool default-addresspool -n metallb-system``.
+  ``kubectl get|patch ipaddresspool default-addresspool -n metallb-system``, ``kubectl get pods|pvc -A
+  --no-headers -o custom-columns=...`` over workloads a test seeds (:func:`seed_workloads`: no scheduler).
 
 Permissions as on an appliance whose login user is not in the ``microk8s`` group: every subcommand refuses a
 caller that is not root ("Insufficient permissions to access MicroK8s", the wrappers' exit_if_no_permissions),
@@ -202,6 +203,30 @@ def _new_cluster(state: State, ip: str) -> str:
         "enables": 0,
     }
     return cid
+
+
+#: ``kubectl get`` kinds modelled as seeded workloads, to the cluster state's key.
+WORKLOADS = {"pods": "pods", "pod": "pods", "po": "pods", "pvc": "pvcs", "persistentvolumeclaims": "pvcs"}
+
+
+def workload(
+    namespace: str, name: str, phase: str, node: str | None = None, owner: str | None = None
+) -> dict[str, Any]:
+    """A pod or claim as the stand-in lists it, by the JSON paths kubectl's custom-columns name."""
+    return {
+        ".metadata.namespace": namespace,
+        ".metadata.name": name,
+        ".status.phase": phase,
+        ".spec.nodeName": node,
+        ".metadata.ownerReferences[0].kind": owner,
+    }
+
+
+def seed_workloads(state: State, ip: str, pods: list[dict[str, Any]], pvcs: list[dict[str, Any]]) -> None:
+    """Puts pods and claims into the cluster of the machine at ``ip``, as the gateway's charts would have."""
+    cluster = cluster_of(state, ip)
+    cluster["pods"] = list(pods)
+    cluster["pvcs"] = list(pvcs)
 
 
 def cluster_of(state: State, ip: str) -> dict[str, Any]:
@@ -407,6 +432,9 @@ class MicroK8s:
                 raise CliError(1, f"stand-in: unsupported output {opts.get('-o')!r}", stderr=True)
             self.say(" ".join(pool))
             return
+        if kind in WORKLOADS:
+            self.workloads_get(WORKLOADS[kind], opts)
+            return
         if kind != "node":
             raise CliError(1, f'error: the server doesn\'t have a resource type "{kind}"', stderr=True)
         names = positional[1:] or sorted(self.cluster["nodes"])
@@ -427,6 +455,25 @@ class MicroK8s:
         if "--no-headers" not in opts:
             rows.insert(0, header)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
+        for r in rows:
+            self.say("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+    def workloads_get(self, kind: str, opts: dict[str, str]) -> None:
+        """``kubectl get pods|pvc -A --no-headers -o custom-columns=...`` over the workloads a test seeded
+        (:func:`seed_workloads`): what the charts would have created. Missing fields print ``<none>``."""
+        if "-A" not in opts and "--all-namespaces" not in opts:
+            raise CliError(1, "stand-in: only --all-namespaces listings are modelled", stderr=True)
+        output = opts.get("-o", "")
+        if not output.startswith("custom-columns="):
+            raise CliError(1, f"stand-in: unsupported output {output!r}", stderr=True)
+        columns = [c.split(":", 1) for c in output[len("custom-columns=") :].split(",")]
+        rows = [[str(obj.get(path) or "<none>") for _, path in columns] for obj in self.cluster.get(kind, [])]
+        if "--no-headers" not in opts:
+            rows.insert(0, [c[0] for c in columns])
+        if not rows:
+            self.say("No resources found")
+            return
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             self.say("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
