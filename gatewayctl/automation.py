@@ -64,3 +64,16 @@ class AutomationStack:
         """A config value (secrets in plaintext, for the SSH log-in), or ``None`` when unset."""
         values = self.stack.get_all_config()
         return values[key].value if key in values else None
+
+
+def read_stack_values(
+    project_dir: Path, stack: str, keys: tuple[str, ...], *, note: Callable[[str], None]
+) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """Config values (secrets in plaintext) and the stack's outputs, through the Pulumi CLI when it is there;
+    without it, nothing (``note`` says so): the commands' other sources (options, environment) still apply."""
+    try:
+        driver = AutomationStack(project_dir, stack)
+    except CommandError as exc:
+        note(f"note: the stack's secrets and outputs are not read ({exc.message})")
+        return {}, {}
+    return {key: driver.config(key) for key in keys}, driver.outputs()

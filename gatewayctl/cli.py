@@ -18,11 +18,11 @@ from typing import NoReturn
 
 from components.config import ConfigError
 from gatewayctl.command_line import err
-from gatewayctl.commands import plan, preflight, schema, upgrade, validate
+from gatewayctl.commands import drill, plan, preflight, schema, upgrade, validate
 from gatewayctl.errors import EXIT_CONFIG, EXIT_OTHER, CommandError, config_error_json
 
 #: The commands, in the order ``--help`` lists them: each module's ``register(subparsers)`` adds its parser.
-COMMANDS = (plan, preflight, validate, upgrade, schema)
+COMMANDS = (plan, preflight, validate, drill, upgrade, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

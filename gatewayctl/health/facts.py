@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncssh
@@ -71,10 +71,15 @@ async def _node_facts(settings: cfg.Settings, node: cfg.NodeSettings, reach: Rea
     return NodeFacts(node.hostname, parse(out))
 
 
-async def _collect(settings: cfg.Settings, reach: Reach) -> list[NodeFacts]:
-    return list(await asyncio.gather(*(_node_facts(settings, n, reach) for n in settings.nodes)))
+async def _collect(settings: cfg.Settings, nodes: Sequence[cfg.NodeSettings], reach: Reach) -> list[NodeFacts]:
+    return list(await asyncio.gather(*(_node_facts(settings, n, reach) for n in nodes)))
 
 
 def collect(settings: cfg.Settings, reach: Reach) -> dict[str, NodeFacts]:
     """Every configured node's facts, read in parallel, by hostname (config order)."""
-    return {f.hostname: f for f in asyncio.run(_collect(settings, reach))}
+    return collect_nodes(settings, settings.nodes, reach)
+
+
+def collect_nodes(settings: cfg.Settings, nodes: Sequence[cfg.NodeSettings], reach: Reach) -> dict[str, NodeFacts]:
+    """The facts of ``nodes`` (some of the configured ones), read in parallel, by hostname."""
+    return {f.hostname: f for f in asyncio.run(_collect(settings, nodes, reach))}

@@ -9,6 +9,7 @@ config (``--ssh-config``) may give the nodes' addresses aliases, ports, users, k
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,3 +97,18 @@ async def run_on_node(
     ) as conn:
         result = await conn.run(command, input=f"{creds.password or ''}\n", check=False, timeout=reach.timeout * 20)
     return int(result.exit_status or 0), str(result.stdout or ""), str(result.stderr or "")
+
+
+def add_reach_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ssh-config``, ``--identity``: how the commands that reach the nodes reach them."""
+    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
+    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
+
+
+def reach_from(args: argparse.Namespace, stack_secrets: Mapping[str, str | None], *, timeout: float = 30.0) -> Reach:
+    """The :class:`Reach` the command line and the stack's secrets give."""
+    return Reach(
+        Credentials.resolve(stack_secrets, identity=Path(args.identity) if args.identity else None),
+        ssh_config=Path(args.ssh_config) if args.ssh_config else None,
+        timeout=timeout,
+    )

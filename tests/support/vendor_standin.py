@@ -180,7 +180,7 @@ class StandIn:
 
     @property
     def host(self) -> str:
-        return f"{self._server.server_address[0]}:{self.port}"
+        return f"{self._server.server_address[0]!s}:{self.port}"
 
     @property
     def url(self) -> str:

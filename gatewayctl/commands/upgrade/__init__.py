@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from components import config as cfg
@@ -63,10 +62,7 @@ def _confirm(args: argparse.Namespace, count: int) -> None:
 
 def _health_gate(driver: Any, settings: cfg.Settings, args: argparse.Namespace) -> Any:
     secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword")}
-    reach = health.Reach(
-        health.Credentials.resolve(secrets, identity=Path(args.identity) if args.identity else None),
-        ssh_config=Path(args.ssh_config) if args.ssh_config else None,
-    )
+    reach = health.reach_from(args, secrets)
     return lambda: health.wait_healthy(lambda: health.cluster_health(settings, reach), timeout=args.health_timeout)
 
 
@@ -166,8 +162,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the stack's outputs (`pulumi stack output --json`), for a --dry-run without the CLI",
     )
-    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
-    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
+    health.add_reach_arguments(parser)
     parser.add_argument(
         "--health-timeout",
         type=float,

@@ -16,45 +16,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from components import config as cfg
 from gatewayctl import checks, health, stackfile
+from gatewayctl.automation import read_stack_values
 from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir
-from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError
+from gatewayctl.errors import EXIT_FAILED, EXIT_OK
 
 #: The environment variable a manager password may come from, ahead of the stack's secret.
 MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
 _SECRETS = ("sshPrivateKey", "sshPassword", "managerPassword")
 
 
-def stack_values(root: Path, stack: str) -> tuple[dict[str, str | None], str | None]:
-    """The stack's secrets and its recorded ``registrationStatus``, through the Automation API when the Pulumi CLI
-    is there; nothing otherwise (the other sources still apply)."""
-    from gatewayctl.automation import AutomationStack
-
-    try:
-        driver = AutomationStack(root, stack)
-    except CommandError as exc:
-        err(f"note: the stack's secrets and outputs are not read ({exc.message})")
-        return {}, None
-    secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in _SECRETS}
-    status = driver.outputs().get("registrationStatus")
-    return secrets, status if isinstance(status, str) else None
-
-
 def run(args: argparse.Namespace) -> int:
     root = project_dir()
     settings, _ = stackfile.load_settings(root, args.stack)
-    secrets, recorded = stack_values(root, args.stack)
-    reach = health.Reach(
-        health.Credentials.resolve(secrets, identity=Path(args.identity) if args.identity else None),
-        ssh_config=Path(args.ssh_config) if args.ssh_config else None,
-        timeout=args.timeout,
-    )
+    keys = tuple(f"{cfg.NAMESPACE}:{k}" for k in _SECRETS)
+    secrets, outputs = read_stack_values(root, args.stack, keys, note=err)
+    recorded = outputs.get("registrationStatus")
+    reach = health.reach_from(args, secrets, timeout=args.timeout)
     password = os.environ.get(MANAGER_PASSWORD_ENV) or secrets.get(f"{cfg.NAMESPACE}:managerPassword")
-    rows = health.validate(settings, reach, manager_password=password, recorded_registration=recorded)
+    rows = health.validate(
+        settings,
+        reach,
+        manager_password=password,
+        recorded_registration=recorded if isinstance(recorded, str) else None,
+    )
     report = checks.Report(args.stack, rows)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
