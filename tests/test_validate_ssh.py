@@ -5,7 +5,6 @@ floating IP. Every probe stays on loopback."""
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,9 @@ import pytest
 from tests.support import prod_ssh
 from tests.support.prod_ssh import NAMES, NS, PASSWORD, PRIMARY, SECOND, THIRD
 from tests.support.sshhosts import SshHosts
-from tests.support.stacks import SENTINELS, gatewayctl, make_project, run_stack, stack_raw
+from tests.support.stacks import SENTINELS, gatewayctl, make_project, run_stack
 from tests.support.standins import microk8s as standin
-from tests.support.vendor_standin import MANAGER_PASSWORD, MANAGER_USER, ApplianceStandIn, ApplianceState
+from tests.support.vendor_standin import MANAGER_PASSWORD, MANAGER_USER
 
 pytest_plugins = ["tests.support.registration_fixtures"]
 
@@ -31,51 +30,19 @@ def hosts() -> Iterator[SshHosts]:
     yield from prod_ssh.prod_hosts()
 
 
-def stack(hosts: SshHosts) -> dict[str, Any]:
-    raw = copy.deepcopy(stack_raw("prod"))
-    raw[f"{NS}:floatingIp"] = FLOATING
-    raw[f"{NS}:metallbRange"] = f"{FLOATING}-{FLOATING}"
-    raw[f"{NS}:registration"] = {**raw[f"{NS}:registration"], "managerUser": MANAGER_USER}
-    for node in raw[f"{NS}:nodes"]:
-        node["sshHostKey"] = hosts.hosts[node["ip"]].host_key
-    return raw
-
-
-def healthy_workloads(hosts: SshHosts) -> None:
-    with standin.locked_state(hosts.state_dir) as state:
-        pods = [
-            standin.workload("default", "gateway-manager-0", "Running", "gw-prod-1", "StatefulSet"),
-            standin.workload("default", "gateway-persistent-storage-7c9", "Running", "gw-prod-2", "ReplicaSet"),
-            *(
-                standin.workload("kube-system", f"calico-node-{i}", "Running", n, "DaemonSet")
-                for i, n in enumerate(NAMES.values())
-            ),
-        ]
-        standin.seed_workloads(state, PRIMARY, pods, [standin.workload("default", "gateway-data", "Bound")])
-
-
 @pytest.fixture
 def cluster(
     hosts: SshHosts, tmp_path: Path, appliance_cert: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[SshHosts, Path, list[str]]]:
     """A formed cluster with its workloads and manager, a project with its stack file, and validate's options."""
-    raw = stack(hosts)
+    raw = prod_ssh.loopback_stack(hosts, FLOATING, MANAGER_USER)
     prod_ssh.form(hosts, run_stack(raw=raw, secrets=SENTINELS))
-    healthy_workloads(hosts)
+    prod_ssh.seed_gateway_workloads(hosts, manager_node="gw-prod-1", storage_node="gw-prod-2")
     (tmp_path / "project").mkdir()
     project = make_project(tmp_path / "project", {"prod": raw})
-    config = tmp_path / "ssh_config"
-    config.write_text("".join(f"Host {ip}\n  HostName 127.0.0.1\n  Port {h.port}\n" for ip, h in hosts.hosts.items()))
-    monkeypatch.setenv("GATEWAY_SSH_PASSWORD", PASSWORD)
-    monkeypatch.setenv("GATEWAY_MANAGER_PASSWORD", MANAGER_PASSWORD)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Pulumi CLI: the secrets come from the options and the environment
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    manager = ApplianceStandIn(
-        appliance_cert,
-        tmp_path,
-        ApplianceState(users={MANAGER_USER: MANAGER_PASSWORD}, valid_keys=set()),
-        bind=(FLOATING, 5480),
-    ).start()
+    config = prod_ssh.ssh_config(hosts, tmp_path / "ssh_config")
+    prod_ssh.day2_environment(monkeypatch)
+    manager = prod_ssh.manager_standin(appliance_cert, tmp_path, FLOATING).start()
     try:
         yield hosts, project, ["--ssh-config", str(config), "--identity", str(hosts.key_path), "--timeout", "10"]
     finally:
@@ -149,7 +116,7 @@ def test_a_broken_cluster_fails_naming_what(cluster, change, failing):
 
 def test_a_host_key_other_than_the_pinned_one_is_refused(cluster, tmp_path: Path):
     hosts, _, options = cluster
-    raw = stack(hosts)
+    raw = prod_ssh.loopback_stack(hosts, FLOATING, MANAGER_USER)
     raw[f"{NS}:nodes"][2]["sshHostKey"] = hosts.hosts[PRIMARY].host_key
     (tmp_path / "other").mkdir()
     other = make_project(tmp_path / "other", {"prod": raw})

@@ -8,8 +8,10 @@ sshPassword on stdin, and the MicroK8s stand-in (tests/support/standins).
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,14 @@ from gatewayctl import harness
 from tests.support.pulumi_up import Update, failures
 from tests.support.sshhosts import COMMAND, Outcome, SshHosts, start_hosts
 from tests.support.stacks import SENTINELS, run_stack, stack_raw
+from tests.support.standins import microk8s as standin
+from tests.support.vendor_standin import (
+    MANAGER_PASSWORD,
+    MANAGER_USER,
+    ApplianceStandIn,
+    ApplianceState,
+    Certificate,
+)
 
 NS = "gateway-cluster"
 PRIMARY, SECOND, THIRD = "10.20.30.41", "10.20.30.42", "10.20.30.43"
@@ -124,3 +134,51 @@ def assert_left_then_removed(update: Update, ip: str, remover: str | None = None
     assert deleted[1].host != ip and f"removed {name} from the cluster" in deleted[1].stderr, deleted[1].describe()
     assert remover is None or deleted[1].host == remover, deleted[1].describe()
     assert "WARNING" not in "".join(o.stderr for o in deleted)
+
+
+def loopback_stack(hosts: SshHosts, floating_ip: str, manager_user: str) -> dict[str, Any]:
+    """prod's config for the day-2 tests: every node's host key pinned to its test host, and a floating IP on
+    loopback (127.0.0.0/8), so that the manager probe reaches the HTTPS stand-in there and nothing else."""
+    raw = copy.deepcopy(stack_raw("prod"))
+    raw[f"{NS}:floatingIp"] = floating_ip
+    raw[f"{NS}:metallbRange"] = f"{floating_ip}-{floating_ip}"
+    raw[f"{NS}:registration"] = {**raw[f"{NS}:registration"], "managerUser": manager_user}
+    for node in raw[f"{NS}:nodes"]:
+        node["sshHostKey"] = hosts.hosts[node["ip"]].host_key
+    return raw
+
+
+def seed_gateway_workloads(hosts: SshHosts, manager_node: str, storage_node: str) -> None:
+    """What the charts would have started: the manager's StatefulSet pod, the storage pod, a DaemonSet pod on
+    every node, and a Bound claim."""
+    pods = [
+        standin.workload("default", "gateway-manager-0", "Running", manager_node, "StatefulSet"),
+        standin.workload("default", "gateway-persistent-storage-7c9", "Running", storage_node, "ReplicaSet"),
+        *(
+            standin.workload("kube-system", f"calico-node-{i}", "Running", n, "DaemonSet")
+            for i, n in enumerate(NAMES.values())
+        ),
+    ]
+    with standin.locked_state(hosts.state_dir) as state:
+        standin.seed_workloads(state, PRIMARY, pods, [standin.workload("default", "gateway-data", "Bound")])
+
+
+def ssh_config(hosts: SshHosts, path: Path) -> Path:
+    """An OpenSSH client config that sends each node's configured address to its test host's loopback port."""
+    path.write_text("".join(f"Host {ip}\n  HostName 127.0.0.1\n  Port {h.port}\n" for ip, h in hosts.hosts.items()))
+    return path
+
+
+def day2_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `validate` and `drill` read besides the options: the SSH and manager passwords from the environment,
+    no Pulumi CLI (so no stack secrets) and no ssh-agent."""
+    monkeypatch.setenv("GATEWAY_SSH_PASSWORD", PASSWORD)
+    monkeypatch.setenv("GATEWAY_MANAGER_PASSWORD", MANAGER_PASSWORD)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+def manager_standin(cert: Certificate, folder: Path, floating_ip: str) -> ApplianceStandIn:
+    """The Gateway Manager's HTTPS stand-in on the floating IP (loopback), port 5480; not started."""
+    state = ApplianceState(users={MANAGER_USER: MANAGER_PASSWORD}, valid_keys=set())
+    return ApplianceStandIn(cert, folder, state, bind=(floating_ip, 5480))

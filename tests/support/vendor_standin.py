@@ -141,6 +141,10 @@ class _Server(ThreadingHTTPServer):
     tls: ssl.SSLContext
 
     def finish_request(self, request: Any, client_address: Any) -> None:
+        if not self.api.available():
+            # Down (its pod is not running anywhere): the connection is closed before any TLS or HTTP.
+            request.close()
+            return
         # TLS per connection, in the connection's own thread: a client that never completes its handshake
         # (or rejects the certificate) then cannot stall the accept loop.
         with self.tls.wrap_socket(request, server_side=True) as conn:
@@ -197,6 +201,10 @@ class StandIn:
 
     def answer(self, request: Request) -> tuple[int, Any]:
         raise NotImplementedError
+
+    def available(self) -> bool:
+        """Whether it answers at all (a subclass or a test may make it go away)."""
+        return True
 
     def rate_limit(self) -> bool:
         """Whether this request is answered 429 (and counts one of :attr:`rate_limited` down)."""
