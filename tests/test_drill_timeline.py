@@ -135,3 +135,26 @@ def test_leave_off_leaves_it_off():
     result = run_drill("gw-1", world.ports(), timeout=900, interval=5, leave_off=True)
     assert world.events == ["off"]
     assert [s.step for s in result.steps][-1] == "pods-moved"
+
+
+REFUSALS = [
+    pytest.param(["--stack", "dev", "--node", "gw-dev-1", "--yes"], "has 1 node(s)", id="fewer-than-three-nodes"),
+    pytest.param(
+        ["--stack", "prod", "--node", "gw-prod-9", "--yes"], "--node gw-prod-9: not a node", id="unknown-node"
+    ),
+    pytest.param(["--stack", "prod", "--node", "gw-prod-3"], "no terminal to confirm on", id="no-yes-no-terminal"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), REFUSALS)
+def test_refusals_exit_2_before_anything_is_reached(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch):
+    from gatewayctl import vcenter
+    from tests.support.stacks import gatewayctl
+
+    def no_vcenter(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("vCenter was contacted")
+
+    monkeypatch.setattr(vcenter, "connect", no_vcenter)
+    code, out, err = gatewayctl("drill", *argv)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err + out
