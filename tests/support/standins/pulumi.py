@@ -21,6 +21,10 @@ What it follows (pulumi/pulumi, docs/upstream-facts.md rows U1-U3):
   ``failUp`` (a hostname) fails the update that rebuilds that node, once; ``failUpAlways`` every time.
   Every update's config is appended to ``ups`` for the tests.
 - ``stack output --json [--show-secrets]`` and ``stack history --json``: from the state.
+
+Run as a script, it is one call. The tests run it as a :class:`Server` in their own process instead, which the
+launcher (``pulumi_launcher.py``, the ``pulumi`` on their PATH) hands each call to: still a process per call for
+the Automation API, without paying this module's imports each time.
 """
 
 from __future__ import annotations
@@ -31,14 +35,12 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import socket
 
 VERSION = "v3.272.0"
-
-
-def fail(message: str, code: int = 255) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 def coerce(text: str) -> Any:
@@ -101,10 +103,19 @@ def remove_path(config: dict[str, Any], key: str) -> None:
 
 
 class Cli:
-    def __init__(self, state_file: Path, cwd: Path) -> None:
+    def __init__(self, state_file: Path, cwd: Path, out: TextIO, err: TextIO) -> None:
         self.state_file = state_file
         self.state: dict[str, Any] = json.loads(state_file.read_text())
         self.cwd = cwd
+        self.out = out
+        self.err = err
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out)
+
+    def fail(self, message: str, code: int = 255) -> int:
+        print(f"error: {message}", file=self.err)
+        return code
 
     def save(self) -> None:
         self.state_file.write_text(json.dumps(self.state, indent=2))
@@ -132,10 +143,10 @@ class Cli:
         words = [a for a in argv if not a.startswith("--")]
         try:
             if argv[:1] == ["version"]:
-                print(VERSION)
+                self.say(VERSION)
                 return 0
             if stack not in self.state.get("stacks", {}):
-                return fail(f"no stack named '{stack}' found")
+                return self.fail(f"no stack named '{stack}' found")
             if words[:2] == ["stack", "select"]:
                 self.state["selected"] = stack
                 return 0
@@ -167,12 +178,12 @@ class Cli:
                 shown = {
                     k: ("[secret]" if k in secret and "--show-secrets" not in argv else v) for k, v in outputs.items()
                 }
-                print(json.dumps(shown))
+                self.say(json.dumps(shown))
                 return 0
             if words[:2] == ["stack", "history"]:
-                print(json.dumps(list(reversed(self.state["stacks"][stack].get("history", [])))))
+                self.say(json.dumps(list(reversed(self.state["stacks"][stack].get("history", [])))))
                 return 0
-            return fail(f"the stand-in does not know `pulumi {' '.join(argv)}`")
+            return self.fail(f"the stand-in does not know `pulumi {' '.join(argv)}`")
         finally:
             self.save()
 
@@ -190,7 +201,7 @@ class Cli:
             }
         for key, value in self.state.get("secrets", {}).items():
             out[key] = {"value": value, "secret": True}
-        print(json.dumps(out))
+        self.say(json.dumps(out))
         return 0
 
     def up(self, stack: str) -> int:
@@ -214,8 +225,8 @@ class Cli:
         if failing and failing in rebuild:
             self.state.pop("failUp", None)
             record.setdefault("history", []).append({**entry, "result": "failed"})
-            print(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
-            return fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
+            self.say(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
+            return self.fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
         keys = record.setdefault("vmKeys", {})
         pinned = {n.get("hostname"): n.get("sshHostKey") for n in config.get("gateway-cluster:nodes") or []}
         for node in record["outputs"].get("nodes", []):
@@ -230,19 +241,72 @@ class Cli:
         if mismatched:
             # pulumi-command's dial (FixedHostKey), after its retries: the VM exists, its steps did not run.
             record.setdefault("history", []).append({**entry, "result": "failed"})
-            return fail(
+            return self.fail(
                 f"update failed: command:remote:Command ({mismatched[0]}-bootstrap): after 9 failed attempts: "
                 "ssh: handshake failed: ssh: host key mismatch"
             )
         record.setdefault("history", []).append({**entry, "result": "succeeded"})
-        print(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
+        self.say(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
         return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], state_file: str, cwd: Path, out: TextIO, err: TextIO) -> int:
     args = [a for a in argv if a != "--non-interactive"]
-    return Cli(Path(os.environ["PULUMI_STANDIN_STATE"]), Path.cwd()).run(args)
+    return Cli(Path(state_file), cwd, out, err).run(args)
+
+
+class Server:
+    """Runs the stand-in for the launcher (``pulumi_launcher.py``) inside the test process, one call at a time.
+
+    Each call is still a process the Automation API starts, with its arguments, working directory, output and
+    exit code: only this module's start-up (its imports, YAML's above all) is paid once instead of per call.
+    """
+
+    def __init__(self, socket_path: Path) -> None:
+        import socket
+        import threading
+
+        self.socket_path = socket_path
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(socket_path))
+        self._listener.listen()
+        self._thread = threading.Thread(target=self._serve, name="pulumi-standin", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                self._answer(conn)
+
+    @staticmethod
+    def _answer(conn: socket.socket) -> None:
+        import io
+        import marshal
+        import traceback
+
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+        argv, cwd, state_file = marshal.loads(b"".join(chunks))
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            code = main(argv, state_file, Path(cwd), out, err)
+        except Exception:  # noqa: BLE001 (as in the stand-in's own process: a traceback and exit code 1)
+            err.write(traceback.format_exc())
+            code = 1
+        conn.sendall(marshal.dumps((code, out.getvalue().encode(), err.getvalue().encode())))
+
+    def close(self) -> None:
+        import socket
+
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        self._listener.close()
+        self._thread.join()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], os.environ["PULUMI_STANDIN_STATE"], Path.cwd(), sys.stdout, sys.stderr))
