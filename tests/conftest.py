@@ -12,9 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.stacks import SENTINELS, flat_config, stack_raw
-
-__all__ = ["SENTINELS", "stack_config"]
+__all__ = ["stack_config"]
 
 #: The fixtures that need root, namespaces, sshd or the simulator (tests/support/sshhosts.py, vcsim_fixture.py).
 SYSTEM_FIXTURES = frozenset({"hosts", "vcsim_binary", "vcsim", "netns_lab"})
@@ -29,7 +27,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def stack_config() -> Callable[[str], dict[str, str]]:
     """``stack_config(stack_name)``: the flat ``{"gateway-cluster:key": json-or-string}`` config of a committed
-    stack (``Pulumi.<stack>.yaml``), every secret key set to its sentinel from :data:`SENTINELS`."""
+    stack (``Pulumi.<stack>.yaml``), every secret key set to its sentinel from ``tests.support.stacks.SENTINELS``."""
+    # Imported here, not at the top: every pytest process loads this file, pytest-xdist's controller too, which
+    # runs no test and need not import the program and the Pulumi SDKs.
+    from tests.support.stacks import flat_config, stack_raw
 
     def load(stack_name: str) -> dict[str, str]:
         return flat_config(stack_raw(stack_name))
