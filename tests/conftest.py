@@ -8,7 +8,7 @@ as CI does; ``./dev test --fast`` runs ``-m 'not system'``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import pytest
 
@@ -18,10 +18,19 @@ __all__ = ["stack_config"]
 SYSTEM_FIXTURES = frozenset({"hosts", "vcsim_binary", "vcsim", "netns_lab"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: Every test this process collected, by id: whether it is marked ``system`` once every collection hook ran, ``-m``
+#: and ``-k`` deselecting none of them (tests/test_tiers.py reads it rather than collecting again).
+COLLECTED_TIERS: dict[str, bool] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, None, None]:
     for item in items:
         if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.system)
+    everything = list(items)
+    yield
+    COLLECTED_TIERS.update({item.nodeid: item.get_closest_marker("system") is not None for item in everything})
 
 
 @pytest.fixture
