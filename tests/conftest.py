@@ -8,6 +8,7 @@ as CI does; ``./dev test --fast`` runs ``-m 'not system'``.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Generator
 
 import pytest
@@ -31,6 +32,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, N
     everything = list(items)
     yield
     COLLECTED_TIERS.update({item.nodeid: item.get_closest_marker("system") is not None for item in everything})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What collection imported (the program, the Pulumi SDKs, every test module) lives as long as the session: after
+    # one last collection, keep the cyclic garbage collector from walking it again on every full collection (most
+    # of whose time it took), as a pre-forking server does (gc.freeze). Garbage made later is collected as ever.
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
