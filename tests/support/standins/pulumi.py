@@ -23,8 +23,8 @@ What it follows (pulumi/pulumi, docs/upstream-facts.md rows U1-U3):
 - ``stack output --json [--show-secrets]`` and ``stack history --json``: from the state.
 
 Run as a script, it is one call. The tests run it as a :class:`Server` in their own process instead, which the
-launcher (``pulumi_launcher.py``, the ``pulumi`` on their PATH) hands each call to: still a process per call for
-the Automation API, without paying this module's imports each time.
+``pulumi`` on their PATH (a bash launcher, :data:`LAUNCHER`) hands each call to: still a process per call for the
+Automation API, without starting Python and this module's imports each time.
 """
 
 from __future__ import annotations
@@ -255,23 +255,39 @@ def main(argv: list[str], state_file: str, cwd: Path, out: TextIO, err: TextIO) 
     return Cli(Path(state_file), cwd, out, err).run(args)
 
 
-class Server:
-    """Runs the stand-in for the launcher (``pulumi_launcher.py``) inside the test process, one call at a time.
+#: The ``pulumi`` a :class:`Server` answers for (bash: its start costs a tenth of Python's). It sends the call to the
+#: server as NUL-terminated fields (the number of arguments, its process ID, its working directory,
+#: ``PULUMI_STANDIN_STATE``, the arguments) and exits with the code the server answers; the server has written the
+#: output into this process's own stdout and stderr by then.
+LAUNCHER = """#!/usr/bin/env bash
+# The stand-in `pulumi` CLI for tests/test_upgrade.py: a process per call, as the real CLI; the stand-in serving
+# in the test process does the call's work (tests/support/standins/pulumi.py, Server).
+exec 3<>/dev/tcp/127.0.0.1/{port}
+printf '%s\\0' "$#" "$$" "$PWD" "${{PULUMI_STANDIN_STATE-}}" "$@" >&3
+IFS= read -r code <&3
+exit "${{code:-255}}"
+"""
 
-    Each call is still a process the Automation API starts, with its arguments, working directory, output and
-    exit code: only this module's start-up (its imports, YAML's above all) is paid once instead of per call.
+
+class Server:
+    """Runs the stand-in inside the test process for the ``pulumi`` of :meth:`launcher`, one call at a time.
+
+    Each call is still a process the Automation API starts, with its arguments, working directory, output and exit
+    code; only the stand-in's start-up (Python, its imports: YAML's above all) is not paid again for every call.
     """
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self) -> None:
         import socket
         import threading
 
-        self.socket_path = socket_path
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(str(socket_path))
-        self._listener.listen()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, name="pulumi-standin", daemon=True)
         self._thread.start()
+
+    def launcher(self) -> str:
+        """The text of an executable ``pulumi`` whose calls this server answers."""
+        return LAUNCHER.format(port=self.port)
 
     def _serve(self) -> None:
         while True:
@@ -285,20 +301,28 @@ class Server:
     @staticmethod
     def _answer(conn: socket.socket) -> None:
         import io
-        import marshal
         import traceback
 
-        chunks = []
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-        argv, cwd, state_file = marshal.loads(b"".join(chunks))
+        data = b""
+        while not _complete(data):
+            chunk = conn.recv(65536)
+            if not chunk:  # the launcher is gone
+                return
+            data += chunk
+        count, pid, cwd, state_file, *argv = [os.fsdecode(field) for field in data.split(b"\0")[:-1]]
+        assert len(argv) == int(count), data
         out, err = io.StringIO(), io.StringIO()
         try:
-            code = main(argv, state_file, Path(cwd), out, err)
+            code = main(argv, state_file, Path(cwd).resolve(), out, err)
         except Exception:  # noqa: BLE001 (as in the stand-in's own process: a traceback and exit code 1)
             err.write(traceback.format_exc())
             code = 1
-        conn.sendall(marshal.dumps((code, out.getvalue().encode(), err.getvalue().encode())))
+        # Into the launcher's own stdout and stderr (what the Automation API reads), before it exits.
+        for fd, text in ((1, out.getvalue()), (2, err.getvalue())):
+            if text:
+                with open(f"/proc/{pid}/fd/{fd}", "ab", buffering=0) as stream:
+                    stream.write(text.encode())
+        conn.sendall(f"{code}\n".encode())
 
     def close(self) -> None:
         import socket
@@ -306,6 +330,12 @@ class Server:
         self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
         self._listener.close()
         self._thread.join()
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole call: the count, the three fixed fields and as many arguments as counted."""
+    fields = data.split(b"\0")
+    return len(fields) > 1 and len(fields) - 1 >= 4 + int(fields[0])
 
 
 if __name__ == "__main__":
