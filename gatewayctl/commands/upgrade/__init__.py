@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from components import config as cfg
-from gatewayctl import health, stackfile
+from gatewayctl import stackfile
 from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir, read_json_object
 from gatewayctl.commands.upgrade.roll import roll
 from gatewayctl.commands.upgrade.steps import (
@@ -62,6 +62,10 @@ def _confirm(args: argparse.Namespace, count: int) -> None:
 
 
 def _health_gate(driver: Any, settings: cfg.Settings, args: argparse.Namespace) -> Any:
+    # Imported here, not at the top: only a roll needs it, and it brings asyncssh, a third of a second that every
+    # gatewayctl command (they all load this module to register it) would otherwise pay.
+    from gatewayctl import health
+
     key, password = (driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword"))
     reach = health.Reach(
         health.Credentials(private_key=key, password=password),
