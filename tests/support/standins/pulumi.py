@@ -255,16 +255,19 @@ def main(argv: list[str], state_file: str, cwd: Path, out: TextIO, err: TextIO) 
     return Cli(Path(state_file), cwd, out, err).run(args)
 
 
-#: The ``pulumi`` a :class:`Server` answers for (bash: its start costs a tenth of Python's). It sends the call to the
-#: server as NUL-terminated fields (the number of arguments, its process ID, its working directory,
-#: ``PULUMI_STANDIN_STATE``, the arguments) and exits with the code the server answers; the server has written the
-#: output into this process's own stdout and stderr by then.
+#: The ``pulumi`` a :class:`Server` answers for (bash: its start costs a tenth of Python's). It sends the call as
+#: NUL-terminated fields (the number of arguments, its working directory, ``PULUMI_STANDIN_STATE``, the arguments),
+#: reads the answer as three (the exit code, stdout, stderr), prints it and exits with the code.
 LAUNCHER = """#!/usr/bin/env bash
 # The stand-in `pulumi` CLI for tests/test_upgrade.py: a process per call, as the real CLI; the stand-in serving
 # in the test process does the call's work (tests/support/standins/pulumi.py, Server).
 exec 3<>/dev/tcp/127.0.0.1/{port}
-printf '%s\\0' "$#" "$$" "$PWD" "${{PULUMI_STANDIN_STATE-}}" "$@" >&3
-IFS= read -r code <&3
+printf '%s\\0' "$#" "$PWD" "${{PULUMI_STANDIN_STATE-}}" "$@" >&3
+IFS= read -r -d '' -u 3 -t 300 code
+IFS= read -r -d '' -u 3 out
+IFS= read -r -d '' -u 3 err
+printf '%s' "$out"
+printf '%s' "$err" >&2
 exit "${{code:-255}}"
 """
 
@@ -296,7 +299,10 @@ class Server:
             except OSError:  # closed
                 return
             with conn:
-                self._answer(conn)
+                try:
+                    self._answer(conn)
+                except OSError:  # the launcher went away mid-call: it has no one to answer to
+                    continue
 
     @staticmethod
     def _answer(conn: socket.socket) -> None:
@@ -309,7 +315,7 @@ class Server:
             if not chunk:  # the launcher is gone
                 return
             data += chunk
-        count, pid, cwd, state_file, *argv = [os.fsdecode(field) for field in data.split(b"\0")[:-1]]
+        count, cwd, state_file, *argv = [os.fsdecode(field) for field in data.split(b"\0")[:-1]]
         assert len(argv) == int(count), data
         out, err = io.StringIO(), io.StringIO()
         try:
@@ -317,12 +323,7 @@ class Server:
         except Exception:  # noqa: BLE001 (as in the stand-in's own process: a traceback and exit code 1)
             err.write(traceback.format_exc())
             code = 1
-        # Into the launcher's own stdout and stderr (what the Automation API reads), before it exits.
-        for fd, text in ((1, out.getvalue()), (2, err.getvalue())):
-            if text:
-                with open(f"/proc/{pid}/fd/{fd}", "ab", buffering=0) as stream:
-                    stream.write(text.encode())
-        conn.sendall(f"{code}\n".encode())
+        conn.sendall(b"".join(f"{field}\0".encode() for field in (code, out.getvalue(), err.getvalue())))
 
     def close(self) -> None:
         import socket
@@ -333,9 +334,9 @@ class Server:
 
 
 def _complete(data: bytes) -> bool:
-    """Whether ``data`` holds a whole call: the count, the three fixed fields and as many arguments as counted."""
+    """Whether ``data`` holds a whole call: the count, the two fixed fields and as many arguments as counted."""
     fields = data.split(b"\0")
-    return len(fields) > 1 and len(fields) - 1 >= 4 + int(fields[0])
+    return len(fields) > 1 and len(fields) - 1 >= 3 + int(fields[0])
 
 
 if __name__ == "__main__":
