@@ -4,6 +4,8 @@ against the GitHub workflow JSON schema (check-jsonschema's vendored SchemaStore
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -24,6 +26,13 @@ BIN = Path(sys.executable).parent
 
 
 def load(path: Path) -> dict[Any, Any]:
+    """A workflow file, as a document (a deep copy: change it freely)."""
+    return copy.deepcopy(_parsed(path))
+
+
+@functools.cache
+def _parsed(path: Path) -> dict[Any, Any]:
+    # Read once: the tests look at the same workflow many times, and reading it as YAML costs ~20 ms.
     doc: dict[Any, Any] = yaml.safe_load(path.read_text())
     # YAML 1.1 reads the key `on` as True.
     if True in doc:

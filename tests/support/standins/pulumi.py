@@ -102,6 +102,13 @@ def remove_path(config: dict[str, Any], key: str) -> None:
         container.pop(last, None)
 
 
+def _read_yaml(path: Path) -> Any:
+    import yaml  # only where a stack file is read: it costs more than the rest of a call
+
+    # libyaml's safe loader where PyYAML has it: the same documents, several times faster than the pure-Python one.
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class Cli:
     def __init__(self, state_file: Path, cwd: Path, out: TextIO, err: TextIO) -> None:
         self.state_file = state_file
@@ -124,16 +131,14 @@ class Cli:
         return self.cwd / f"Pulumi.{stack}.yaml"
 
     def read_config(self, stack: str) -> dict[str, Any]:
-        import yaml  # only where a stack file is read: it costs more than the rest of a call
-
-        doc = yaml.safe_load(self.stack_file(stack).read_text()) or {}
+        doc = _read_yaml(self.stack_file(stack)) or {}
         return dict(doc.get("config") or {})
 
     def write_config(self, stack: str, config: dict[str, Any]) -> None:
         import yaml
 
         path = self.stack_file(stack)
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = _read_yaml(path) or {}
         doc["config"] = config
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
