@@ -77,3 +77,9 @@ def read_json_object(option: str, path: str, shape: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"{option} {path}: must be {shape}")
     return data
+
+
+def add_reach_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--ssh-config``, ``--identity``: how the commands that reach the nodes (gatewayctl.health) reach them."""
+    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
+    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")

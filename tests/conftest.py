@@ -8,32 +8,51 @@ as CI does; ``./dev test --fast`` runs ``-m 'not system'``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import gc
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.stacks import SENTINELS, flat_config, stack_raw
-
 if TYPE_CHECKING:
     from tests.support.sshhosts import SshHosts
 
-__all__ = ["SENTINELS", "stack_config"]
+__all__ = ["stack_config"]
 
 #: The fixtures that need root, namespaces, sshd or the simulator (tests/support/sshhosts.py, vcsim_fixture.py).
 SYSTEM_FIXTURES = frozenset({"hosts", "vcsim_binary", "vcsim", "netns_lab"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: Every test this process collected, by id: whether it is marked ``system`` once every collection hook ran, ``-m``
+#: and ``-k`` deselecting none of them (tests/test_tiers.py reads it rather than collecting again).
+COLLECTED_TIERS: dict[str, bool] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, None, None]:
     for item in items:
         if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.system)
+    everything = list(items)
+    yield
+    COLLECTED_TIERS.update({item.nodeid: item.get_closest_marker("system") is not None for item in everything})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What collection imported (the program, the Pulumi SDKs, every test module) lives as long as the session: after
+    # one last collection, keep the cyclic garbage collector from walking it again on every full collection (most
+    # of whose time it took), as a pre-forking server does (gc.freeze). Garbage made later is collected as ever.
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
 def stack_config() -> Callable[[str], dict[str, str]]:
     """``stack_config(stack_name)``: the flat ``{"gateway-cluster:key": json-or-string}`` config of a committed
-    stack (``Pulumi.<stack>.yaml``), every secret key set to its sentinel from :data:`SENTINELS`."""
+    stack (``Pulumi.<stack>.yaml``), every secret key set to its sentinel from ``tests.support.stacks.SENTINELS``."""
+    # Imported here, not at the top: every pytest process loads this file, pytest-xdist's controller too, which
+    # runs no test and need not import the program and the Pulumi SDKs.
+    from tests.support.stacks import flat_config, stack_raw
 
     def load(stack_name: str) -> dict[str, str]:
         return flat_config(stack_raw(stack_name))

@@ -13,8 +13,6 @@ import dataclasses
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,7 @@ from tests.support.ova_builder import (
     tar_bytes,
     write_ova,
 )
-from tests.support.stacks import PROJECT, make_project, stack_raw
+from tests.support.stacks import gatewayctl, make_project, stack_raw
 
 #: Generous: the loopback server answers at once. Only the cases that must time out use SHORT.
 TIMEOUT = 10.0
@@ -451,7 +449,7 @@ def test_unreachable_source_is_one_failure(server):
 @pytest.mark.parametrize(
     ("spec", "firmware"), [(OvaSpec(), "pass"), (OvaSpec(firmware="efi"), "fail")], ids=["good", "efi"]
 )
-def test_preflight_cli_shows_the_ova_rows(tmp_path, server, spec, firmware):
+def test_preflight_cli_shows_the_ova_rows(tmp_path, server, spec, firmware, monkeypatch):
     """`gatewayctl preflight --json` on the dev stack, its OVA on the loopback server. No vCenter is configured
     (that row fails) and the node addresses are loopback ones: only the ova rows are asserted on."""
     server.routes[NAME] = Route(build_ova(spec))
@@ -463,12 +461,11 @@ def test_preflight_cli_shows_the_ova_rows(tmp_path, server, spec, firmware):
     raw["gateway-cluster:floatingIp"] = "127.0.0.20"
     raw["gateway-cluster:nodes"][0]["ip"] = "127.0.0.11"
     project = make_project(tmp_path, {"lab": raw})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VSPHERE_") and "proxy" not in k.lower()}
-    env["PYTHONPATH"] = str(PROJECT)
-    argv = [sys.executable, "-m", "gatewayctl", "preflight", "--stack", "lab", "--json", "--probe-timeout", "10"]
-    result = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 1, result.stderr  # the vcenter row fails at least
-    rows = {(c["id"], c["target"]): c for c in json.loads(result.stdout)["checks"] if c["id"].startswith("ova.")}
+    for key in [k for k in os.environ if k.startswith("VSPHERE_") or "proxy" in k.lower()]:
+        monkeypatch.delenv(key)
+    code, out, err = gatewayctl("preflight", "--stack", "lab", "--json", "--probe-timeout", "10", cwd=project)
+    assert code == 1, err  # the vcenter row fails at least
+    rows = {(c["id"], c["target"]): c for c in json.loads(out)["checks"] if c["id"].startswith("ova.")}
     assert rows[("ova.source", server.url(NAME))]["status"] == "pass"
     assert (
         rows[("ova.source", server.url(NAME))]["message"] == f"reachable, {ova_checks.human_size(len(build_ova(spec)))}"
@@ -477,4 +474,4 @@ def test_preflight_cli_shows_the_ova_rows(tmp_path, server, spec, firmware):
         **ALL_PASS,
         ("ova.hardware", "firmware"): firmware,
     }
-    assert "checking the OVA at" in result.stderr
+    assert "checking the OVA at" in err

@@ -334,9 +334,47 @@ def test_no_secret_leaks(runs: dict[str, harness.Run], stack: str) -> None:
             assert form not in message, f"{key} leaked in the log"
 
 
+#: Loads each pickled provider given on stdin (a JSON list of base64 blobs), one line per blob.
+LOAD_PROVIDERS = """
+import base64, json, sys, dill
+for blob in json.load(sys.stdin):
+    p = dill.loads(base64.b64decode(blob))
+    print(type(p).__module__, type(p).__name__, len(vars(p)))
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded_providers(runs: dict[str, harness.Run]) -> tuple[subprocess.CompletedProcess[str], dict[str, list[str]]]:
+    """prod's and platform's pickled providers, loaded by one process with the project on its path, as the dynamic
+    provider process loads each resource's: the process, and what it said of each blob."""
+    blobs = list(
+        dict.fromkeys(
+            r.inputs["__provider"]["value"]
+            for stack in ("prod", "platform")
+            for r in runs[stack].resources
+            if r.type.startswith("pulumi-python:dynamic") and harness.is_secret(r.inputs.get("__provider"))
+        )
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_PROVIDERS],
+        input=json.dumps(blobs),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=False,
+        timeout=60,
+    )
+    return loaded, dict(zip(blobs, (line.split() for line in loaded.stdout.splitlines()), strict=False))
+
+
 @pytest.mark.parametrize("stack", ["prod", "platform"])
-def test_pickled_providers_hold_no_secret_and_load_from_the_project(runs: dict[str, harness.Run], stack: str) -> None:
+def test_pickled_providers_hold_no_secret_and_load_from_the_project(
+    runs: dict[str, harness.Run],
+    loaded_providers: tuple[subprocess.CompletedProcess[str], dict[str, list[str]]],
+    stack: str,
+) -> None:
     run = runs[stack]
+    loaded, said = loaded_providers
     dynamic = [r for r in run.resources if r.type.startswith("pulumi-python:dynamic")]
     assert dynamic
     for resource in dynamic:
@@ -346,23 +384,9 @@ def test_pickled_providers_hold_no_secret_and_load_from_the_project(runs: dict[s
         for key, value in ALL_SENTINELS.items():
             assert value.encode() not in blob, f"{key} is captured in {resource.urn}'s pickled provider"
         # The dynamic provider process loads the blob with the project on its path, as here.
-        loaded = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import base64, sys, dill; p = dill.loads(base64.b64decode(sys.stdin.read())); "
-                "print(type(p).__module__, type(p).__name__, len(vars(p)))",
-            ],
-            input=wrapped["value"],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT,
-            check=False,
-            timeout=60,
-        )
         assert loaded.returncode == 0, f"{resource.urn}: {loaded.stderr}"
         kind = resource.type.rsplit(":", 1)[1]
-        assert loaded.stdout.split() == ["components.registration", f"{kind}Provider", "0"], resource.urn
+        assert said[wrapped["value"]] == ["components.registration", f"{kind}Provider", "0"], resource.urn
 
 
 # ---------------------------------------------------------------------------------------------------- plan

@@ -1,4 +1,5 @@
-"""The MicroK8s stand-in keeps the documented rules the formation tests rely on (no SSH, no root needed).
+"""The MicroK8s stand-in keeps the documented rules the formation tests rely on (no SSH, no root needed). Its calls
+run its ``main`` in this process, on each machine's copy; one runs the script as a process, as a test host does.
 
 If the stand-in were lenient (a node removable before it left, a token reusable after a failed join, a renamed
 host registered without a restart), the SSH tests would pass for scripts that break a real cluster.
@@ -6,9 +7,12 @@ host registered without a restart), the SSH tests would pass for scripts that br
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,19 @@ class World:
         (self.base / ip / "hosts").write_text(text)
 
     def run(self, ip: str, *argv: str) -> tuple[int, str]:
+        """``microk8s ARGV`` on machine ``ip``: the stand-in's ``main`` on that machine's copy, in this process (as
+        its own process would end: an uncaught exception is a traceback and exit code 1); stdout, then stderr."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = standin.main(list(argv), here=self.base / ip)
+            except Exception:  # noqa: BLE001 (what the process would do with it)
+                traceback.print_exc()
+                code = 1
+        return code, out.getvalue() + err.getvalue()
+
+    def run_process(self, ip: str, *argv: str) -> tuple[int, str]:
+        """The same as :meth:`run`, as the test host runs it: the machine's copy of the script, a process."""
         result = subprocess.run(
             [sys.executable, str(self.base / ip / "microk8s"), *argv], capture_output=True, text=True, check=False
         )
@@ -82,7 +99,8 @@ def test_renamed_host_keeps_its_old_node_name_until_restarted(world):
 
 
 def test_short_token_is_refused(world):
-    code, out = world.run(A, "add-node", "--token", "short")
+    # As a process, as on a test host: the script itself starts, reads its standin.env, answers and exits.
+    code, out = world.run_process(A, "add-node", "--token", "short")
     assert code != 0 and "Invalid token size" in out
 
 

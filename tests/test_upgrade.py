@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,9 @@ import yaml
 
 from gatewayctl import checks, health
 from tests.support.stacks import gatewayctl, make_project, stack_raw
+from tests.support.standins import pulumi as standin
 
 NS = "gateway-cluster"
-STANDIN = Path(__file__).resolve().parent / "support" / "standins" / "pulumi.py"
 NEW_URL = "https://downloads.example.com/opsramp/gateway-18.0.0.ova"
 TO = ["--to", "18.0.0", "--ova-url", NEW_URL]
 KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nstand-in\n-----END OPENSSH PRIVATE KEY-----"
@@ -57,13 +57,23 @@ def outputs_of(raw: dict[str, Any], image: str | None = "17.0.0") -> dict[str, A
     return {"nodes": nodes, "managerUrl": "https://10.20.30.50:5480", "kubeconfig": "apiVersion: v1"}
 
 
-def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: dict[str, Any]) -> World:
+@pytest.fixture(scope="module")
+def standin_server() -> Iterator[standin.Server]:
+    """The stand-in CLI, serving this module's `pulumi` calls from inside the test process (see standin.LAUNCHER)."""
+    server = standin.Server()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: dict[str, Any], server: standin.Server) -> World:
     (tmp_path / "project").mkdir()
     project = make_project(tmp_path / "project", {"prod": raw})
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     launcher = bin_dir / "pulumi"
-    launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{STANDIN}" "$@"\n')
+    launcher.write_text(server.launcher())
     launcher.chmod(0o755)
     state_file = tmp_path / "pulumi-state.json"
     state = {
@@ -86,15 +96,15 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: dict[str, A
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    return make_world(tmp_path, monkeypatch, copy.deepcopy(stack_raw("prod")))
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin_server: standin.Server) -> World:
+    return make_world(tmp_path, monkeypatch, copy.deepcopy(stack_raw("prod")), standin_server)
 
 
-def single_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def single_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: standin.Server) -> World:
     raw = copy.deepcopy(stack_raw("prod"))
     raw[f"{NS}:nodes"] = raw[f"{NS}:nodes"][:1]
     raw.pop(f"{NS}:storage", None)
-    return make_world(tmp_path, monkeypatch, raw)
+    return make_world(tmp_path, monkeypatch, raw, server)
 
 
 def actions(doc: dict[str, Any]) -> list[tuple[str, str | None]]:
@@ -191,8 +201,10 @@ def test_an_unhealthy_cluster_stops_the_roll(world: World):
     assert [u["rebuild"] for u in world.state["ups"]] == [["gw-prod-2"]], "no second node goes down"
 
 
-def test_single_node_stack_rebuilds_its_only_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    world = single_node(tmp_path, monkeypatch)
+def test_single_node_stack_rebuilds_its_only_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin_server: standin.Server
+):
+    world = single_node(tmp_path, monkeypatch, standin_server)
     code, out, err = world.upgrade(*TO, "--yes", "--json")
     assert code == 0, err
     assert actions(json.loads(out)) == [
@@ -261,13 +273,13 @@ def pin_all(raw: dict[str, Any]) -> dict[str, str]:
 
 
 def test_pinned_host_keys_stop_each_rebuild_until_the_new_key_is_pinned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin_server: standin.Server
 ):
     """A rebuilt VM's new host key is refused by the pinned one; the roll stops, says how to read the new key
     on the console and pin it, and resumes with that node once it is pinned. It never unpins a key."""
     raw = copy.deepcopy(stack_raw("prod"))
     keys = pin_all(raw)
-    world = make_world(tmp_path, monkeypatch, raw)
+    world = make_world(tmp_path, monkeypatch, raw, standin_server)
     state = world.state
     state["stacks"]["prod"]["vmKeys"] = keys
     world.state_file.write_text(json.dumps(state))

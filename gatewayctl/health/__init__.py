@@ -17,14 +17,13 @@ from components import vendor_api
 from gatewayctl.checks import Check, failed
 from gatewayctl.health import facts, judge
 from gatewayctl.health.manager import MANAGER_PORT, manager_answers
-from gatewayctl.health.reach import PASSWORD_ENV, Credentials, Reach, add_reach_arguments, reach_from
+from gatewayctl.health.reach import PASSWORD_ENV, Credentials, Reach, reach_from
 
 __all__ = [
     "MANAGER_PORT",
     "PASSWORD_ENV",
     "Credentials",
     "Reach",
-    "add_reach_arguments",
     "cluster_health",
     "manager_answers",
     "reach_from",

@@ -99,12 +99,6 @@ async def run_on_node(
     return int(result.exit_status or 0), str(result.stdout or ""), str(result.stderr or "")
 
 
-def add_reach_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--ssh-config``, ``--identity``: how the commands that reach the nodes reach them."""
-    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
-    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
-
-
 def reach_from(args: argparse.Namespace, stack_secrets: Mapping[str, str | None], *, timeout: float = 30.0) -> Reach:
     """The :class:`Reach` the command line and the stack's secrets give."""
     return Reach(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,13 @@ SENTINELS: dict[str, str] = {
 
 def stack_raw(stack: str) -> dict[str, Any]:
     """The ``config:`` map of a committed stack file (a deep copy: change it freely)."""
-    return copy.deepcopy(stackfile.read_stack(PROJECT, stack))
+    return copy.deepcopy(_committed_config(stack))
+
+
+@functools.cache
+def _committed_config(stack: str) -> dict[str, Any]:
+    # Read once per process: no test changes the committed stack files, and reading YAML costs ~15 ms a file.
+    return stackfile.read_stack(PROJECT, stack)
 
 
 def flat_config(raw: Mapping[str, Any], secrets: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -56,24 +63,74 @@ def run_stack(
     """Runs the program under the harness with a committed stack's config (or ``raw``) and sentinel secrets;
     ``generations`` as in :func:`gatewayctl.harness.run_program` (resources that were replaced).
 
-    The program is deterministic for a given config, so a run with the default inventory is made once per stack
-    name, config, secret keys and generations, and every caller gets its own deep copy of it (tests may change
-    what they get).
+    A run with the default inventory is made once (see :func:`_run_program_once`); every caller gets its own deep
+    copy of it (tests may change what they get).
     """
     config = flat_config(raw if raw is not None else stack_raw(stack), secrets)
     secret_keys = sorted(SENTINELS if secrets is None else secrets)
-    if inventory is not None:
-        return harness.run_program(
-            PROJECT, stack, config, secret_keys=secret_keys, inventory=inventory, generations=generations
+    return harness.run_program(
+        PROJECT, stack, config, secret_keys=secret_keys, inventory=inventory, generations=generations
+    )
+
+
+_run_program = harness.run_program
+#: The runs made so far in this process, by their inputs (see :func:`_run_program_once`).
+_RUNS: dict[str, harness.Run] = {}
+
+
+def _run_program_once(
+    project_dir: Path,
+    stack: str,
+    config: Mapping[str, str],
+    *,
+    secret_keys: Sequence[str] = (),
+    inventory: harness.Inventory | None = None,
+    preview: bool = True,
+    record_into: list[harness.Resource] | None = None,
+    generations: Mapping[str, int] | None = None,
+) -> harness.Run:
+    """``harness.run_program`` for the tests: the program is deterministic for given inputs, so a run of this
+    project's own folder (which no test changes) with the default inventory, or a declared one, is made once
+    per stack, config, secret keys, preview flag and generations, and every caller gets its own deep copy,
+    whether a test or a command (``gatewayctl plan``) asked. Other runs, runs that fail and runs recorded into a
+    list run as asked.
+    """
+    if inventory is None:
+        inventory = harness.DeclaredInventory()
+    if (
+        type(inventory) is not harness.DeclaredInventory
+        or record_into is not None
+        or Path(project_dir).resolve() != PROJECT
+    ):
+        return _run_program(
+            project_dir,
+            stack,
+            config,
+            secret_keys=secret_keys,
+            inventory=inventory,
+            preview=preview,
+            record_into=record_into,
+            generations=generations,
         )
-    key = json.dumps([stack, config, secret_keys, generations or {}], sort_keys=True)
+    missing = sorted(inventory.missing)
+    env = os.environ.get("PULUMI_CONFIG")  # the program reads config from there too
+    key = json.dumps(
+        [stack, dict(config), sorted(secret_keys), preview, missing, env, dict(generations or {})], sort_keys=True
+    )
     if key not in _RUNS:
-        _RUNS[key] = harness.run_program(PROJECT, stack, config, secret_keys=secret_keys, generations=generations)
+        _RUNS[key] = _run_program(
+            PROJECT,
+            stack,
+            config,
+            secret_keys=secret_keys,
+            inventory=inventory,
+            preview=preview,
+            generations=generations,
+        )
     return copy.deepcopy(_RUNS[key])
 
 
-#: The runs made so far, by stack, config and secret keys (see :func:`run_stack`).
-_RUNS: dict[str, harness.Run] = {}
+harness.run_program = _run_program_once
 
 
 def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:

@@ -23,12 +23,11 @@ from typing import Any
 
 from components import config as cfg
 from components.cluster import annotation_owner
-from gatewayctl import harness, health, stackfile, vcenter
+from gatewayctl import harness, stackfile, vcenter
 from gatewayctl.automation import read_stack_values
-from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir
+from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir
 from gatewayctl.commands.drill.timeline import DrillPorts, DrillResult, Observation, Pod, run_drill
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
-from gatewayctl.health import facts, judge
 
 #: The environment variable a manager password may come from, ahead of the stack's secret.
 MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
@@ -76,7 +75,10 @@ def _power(vm: Any, on: bool) -> None:
         wait(vm.PowerOffVM_Task())
 
 
-def _observer(settings: cfg.Settings, node: str, reach: health.Reach) -> Callable[[], Observation]:
+def _observer(settings: cfg.Settings, node: str, reach: Any) -> Callable[[], Observation]:
+    from gatewayctl import health
+    from gatewayctl.health import facts, judge
+
     others = [n for n in settings.nodes if n.hostname != node]
 
     def observe() -> Observation:
@@ -127,6 +129,9 @@ def to_text(doc: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: it brings asyncssh, which every other gatewayctl command would otherwise load.
+    from gatewayctl import health
+
     root = project_dir()
     settings, raw = stackfile.load_settings(root, args.stack)
     _check_usage(settings, args)
@@ -175,4 +180,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--interval", type=float, default=5.0, metavar="S", help="between two looks (default 5 s)")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--leave-off", action="store_true", help="leave the VM powered off at the end")
-    health.add_reach_arguments(parser)
+    add_reach_arguments(parser)

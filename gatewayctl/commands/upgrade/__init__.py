@@ -21,8 +21,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from components import config as cfg
-from gatewayctl import health, stackfile
-from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir, read_json_object
+from gatewayctl import stackfile
+from gatewayctl.command_line import (
+    add_command,
+    add_reach_arguments,
+    add_stack_arguments,
+    err,
+    project_dir,
+    read_json_object,
+)
 from gatewayctl.commands.upgrade.roll import roll
 from gatewayctl.commands.upgrade.steps import (
     HOST_KEY_MISMATCH,
@@ -61,6 +68,10 @@ def _confirm(args: argparse.Namespace, count: int) -> None:
 
 
 def _health_gate(driver: Any, settings: cfg.Settings, args: argparse.Namespace) -> Any:
+    # Imported here, not at the top: only a roll needs it, and it brings asyncssh, a third of a second that every
+    # gatewayctl command (they all load this module to register it) would otherwise pay.
+    from gatewayctl import health
+
     secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword")}
     reach = health.reach_from(args, secrets)
     return lambda: health.wait_healthy(lambda: health.cluster_health(settings, reach), timeout=args.health_timeout)
@@ -162,7 +173,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the stack's outputs (`pulumi stack output --json`), for a --dry-run without the CLI",
     )
-    health.add_reach_arguments(parser)
+    add_reach_arguments(parser)
     parser.add_argument(
         "--health-timeout",
         type=float,

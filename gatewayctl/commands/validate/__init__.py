@@ -19,9 +19,9 @@ import os
 from typing import Any
 
 from components import config as cfg
-from gatewayctl import checks, health, stackfile
+from gatewayctl import checks, stackfile
 from gatewayctl.automation import read_stack_values
-from gatewayctl.command_line import add_command, add_stack_arguments, err, project_dir
+from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK
 
 #: The environment variable a manager password may come from, ahead of the stack's secret.
@@ -30,6 +30,9 @@ _SECRETS = ("sshPrivateKey", "sshPassword", "managerPassword")
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: it brings asyncssh, which every other gatewayctl command would otherwise load.
+    from gatewayctl import health
+
     root = project_dir()
     settings, _ = stackfile.load_settings(root, args.stack)
     keys = tuple(f"{cfg.NAMESPACE}:{k}" for k in _SECRETS)
@@ -62,8 +65,7 @@ def register(subparsers: Any) -> None:
     """Adds ``validate`` to gatewayctl's subcommands."""
     parser = add_command(subparsers, "validate", run, summary="check a running cluster against its config", doc=__doc__)
     add_stack_arguments(parser, verb="validate")
-    parser.add_argument("--ssh-config", metavar="FILE", help="an OpenSSH client config for reaching the nodes")
-    parser.add_argument("--identity", metavar="FILE", help="an SSH private key, tried before the agent and the stack's")
+    add_reach_arguments(parser)
     parser.add_argument(
         "--timeout", type=float, default=30.0, metavar="S", help="per connection and probe (default 30)"
     )

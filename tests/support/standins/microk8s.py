@@ -724,8 +724,10 @@ def permission_error(here: Path, argv: list[str]) -> CliError | None:
     return CliError(1, NO_PERMISSIONS.format(user=os.environ.get("USER", "user")), stderr=True)
 
 
-def main(argv: list[str]) -> int:
-    here = Path(os.path.realpath(__file__)).parent
+def main(argv: list[str], here: Path | None = None) -> int:
+    """One call, as the test host's ``microk8s``; ``here``: the folder of the copy that runs (default: this file's),
+    where ``standin.env`` says which machine it is."""
+    here = here or Path(os.path.realpath(__file__)).parent
     denied = permission_error(here, argv)
     if denied is not None:
         print(denied.message, file=sys.stderr)

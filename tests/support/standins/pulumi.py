@@ -21,6 +21,10 @@ What it follows (pulumi/pulumi, docs/upstream-facts.md rows U1-U3):
   ``failUp`` (a hostname) fails the update that rebuilds that node, once; ``failUpAlways`` every time.
   Every update's config is appended to ``ups`` for the tests.
 - ``stack output --json [--show-secrets]`` and ``stack history --json``: from the state.
+
+Run as a script, it is one call. The tests run it as a :class:`Server` in their own process instead, which the
+``pulumi`` on their PATH (a bash launcher, :data:`LAUNCHER`) hands each call to: still a process per call for the
+Automation API, without starting Python and this module's imports each time.
 """
 
 from __future__ import annotations
@@ -31,14 +35,12 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import socket
 
 VERSION = "v3.272.0"
-
-
-def fail(message: str, code: int = 255) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 def coerce(text: str) -> Any:
@@ -100,31 +102,46 @@ def remove_path(config: dict[str, Any], key: str) -> None:
         container.pop(last, None)
 
 
+def _read_yaml(path: Path) -> Any:
+    import yaml  # only where a stack file is read: it costs more than the rest of a call
+
+    # libyaml's safe loader where PyYAML has it: the same documents, several times faster than the pure-Python one.
+    return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class Cli:
-    def __init__(self, state_file: Path, cwd: Path) -> None:
+    def __init__(self, state_file: Path, cwd: Path, out: TextIO, err: TextIO) -> None:
         self.state_file = state_file
         self.state: dict[str, Any] = json.loads(state_file.read_text())
         self.cwd = cwd
+        self.out = out
+        self.err = err
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out)
+
+    def fail(self, message: str, code: int = 255) -> int:
+        print(f"error: {message}", file=self.err)
+        return code
 
     def save(self) -> None:
-        self.state_file.write_text(json.dumps(self.state, indent=2))
+        self.state_file.write_text(json.dumps(self.state))  # no indent: json's C encoder, the state grows every call
 
     def stack_file(self, stack: str) -> Path:
         return self.cwd / f"Pulumi.{stack}.yaml"
 
     def read_config(self, stack: str) -> dict[str, Any]:
-        import yaml  # only where a stack file is read: it costs more than the rest of a call
-
-        doc = yaml.safe_load(self.stack_file(stack).read_text()) or {}
+        doc = _read_yaml(self.stack_file(stack)) or {}
         return dict(doc.get("config") or {})
 
     def write_config(self, stack: str, config: dict[str, Any]) -> None:
         import yaml
 
         path = self.stack_file(stack)
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = _read_yaml(path) or {}
         doc["config"] = config
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        # libyaml's emitter where PyYAML has it: the same text as safe_dump's, several times faster.
+        path.write_text(yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
 
     def run(self, argv: list[str]) -> int:
         self.state.setdefault("calls", []).append(argv)
@@ -132,10 +149,10 @@ class Cli:
         words = [a for a in argv if not a.startswith("--")]
         try:
             if argv[:1] == ["version"]:
-                print(VERSION)
+                self.say(VERSION)
                 return 0
             if stack not in self.state.get("stacks", {}):
-                return fail(f"no stack named '{stack}' found")
+                return self.fail(f"no stack named '{stack}' found")
             if words[:2] == ["stack", "select"]:
                 self.state["selected"] = stack
                 return 0
@@ -167,12 +184,12 @@ class Cli:
                 shown = {
                     k: ("[secret]" if k in secret and "--show-secrets" not in argv else v) for k, v in outputs.items()
                 }
-                print(json.dumps(shown))
+                self.say(json.dumps(shown))
                 return 0
             if words[:2] == ["stack", "history"]:
-                print(json.dumps(list(reversed(self.state["stacks"][stack].get("history", [])))))
+                self.say(json.dumps(list(reversed(self.state["stacks"][stack].get("history", [])))))
                 return 0
-            return fail(f"the stand-in does not know `pulumi {' '.join(argv)}`")
+            return self.fail(f"the stand-in does not know `pulumi {' '.join(argv)}`")
         finally:
             self.save()
 
@@ -190,7 +207,7 @@ class Cli:
             }
         for key, value in self.state.get("secrets", {}).items():
             out[key] = {"value": value, "secret": True}
-        print(json.dumps(out))
+        self.say(json.dumps(out))
         return 0
 
     def up(self, stack: str) -> int:
@@ -214,8 +231,8 @@ class Cli:
         if failing and failing in rebuild:
             self.state.pop("failUp", None)
             record.setdefault("history", []).append({**entry, "result": "failed"})
-            print(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
-            return fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
+            self.say(f"Updating ({stack}):\n  vsphere:index:VirtualMachine {failing}-vm **deleting failed**")
+            return self.fail(f"update failed: rebuilding {failing}: the VM did not get an IP in time", 255)
         keys = record.setdefault("vmKeys", {})
         pinned = {n.get("hostname"): n.get("sshHostKey") for n in config.get("gateway-cluster:nodes") or []}
         for node in record["outputs"].get("nodes", []):
@@ -230,19 +247,103 @@ class Cli:
         if mismatched:
             # pulumi-command's dial (FixedHostKey), after its retries: the VM exists, its steps did not run.
             record.setdefault("history", []).append({**entry, "result": "failed"})
-            return fail(
+            return self.fail(
                 f"update failed: command:remote:Command ({mismatched[0]}-bootstrap): after 9 failed attempts: "
                 "ssh: handshake failed: ssh: host key mismatch"
             )
         record.setdefault("history", []).append({**entry, "result": "succeeded"})
-        print(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
+        self.say(f"Updating ({stack}):\nResources: {len(rebuild)} replaced")
         return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], state_file: str, cwd: Path, out: TextIO, err: TextIO) -> int:
     args = [a for a in argv if a != "--non-interactive"]
-    return Cli(Path(os.environ["PULUMI_STANDIN_STATE"]), Path.cwd()).run(args)
+    return Cli(Path(state_file), cwd, out, err).run(args)
+
+
+#: The ``pulumi`` a :class:`Server` answers for (bash: its start costs a tenth of Python's). It sends the call as
+#: NUL-terminated fields (the number of arguments, its working directory, ``PULUMI_STANDIN_STATE``, the arguments),
+#: reads the answer as three (the exit code, stdout, stderr), prints it and exits with the code.
+LAUNCHER = """#!/usr/bin/env bash
+# The stand-in `pulumi` CLI for tests/test_upgrade.py: a process per call, as the real CLI; the stand-in serving
+# in the test process does the call's work (tests/support/standins/pulumi.py, Server).
+exec 3<>/dev/tcp/127.0.0.1/{port}
+printf '%s\\0' "$#" "$PWD" "${{PULUMI_STANDIN_STATE-}}" "$@" >&3
+IFS= read -r -d '' -u 3 -t 300 code
+IFS= read -r -d '' -u 3 out
+IFS= read -r -d '' -u 3 err
+printf '%s' "$out"
+printf '%s' "$err" >&2
+exit "${{code:-255}}"
+"""
+
+
+class Server:
+    """Runs the stand-in inside the test process for the ``pulumi`` of :meth:`launcher`, one call at a time.
+
+    Each call is still a process the Automation API starts, with its arguments, working directory, output and exit
+    code; only the stand-in's start-up (Python, its imports: YAML's above all) is not paid again for every call.
+    """
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="pulumi-standin", daemon=True)
+        self._thread.start()
+
+    def launcher(self) -> str:
+        """The text of an executable ``pulumi`` whose calls this server answers."""
+        return LAUNCHER.format(port=self.port)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            with conn:
+                try:
+                    self._answer(conn)
+                except OSError:  # the launcher went away mid-call: it has no one to answer to
+                    continue
+
+    @staticmethod
+    def _answer(conn: socket.socket) -> None:
+        import io
+        import traceback
+
+        data = b""
+        while not _complete(data):
+            chunk = conn.recv(65536)
+            if not chunk:  # the launcher is gone
+                return
+            data += chunk
+        count, cwd, state_file, *argv = [os.fsdecode(field) for field in data.split(b"\0")[:-1]]
+        assert len(argv) == int(count), data
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            code = main(argv, state_file, Path(cwd).resolve(), out, err)
+        except Exception:  # noqa: BLE001 (as in the stand-in's own process: a traceback and exit code 1)
+            err.write(traceback.format_exc())
+            code = 1
+        conn.sendall(b"".join(f"{field}\0".encode() for field in (code, out.getvalue(), err.getvalue())))
+
+    def close(self) -> None:
+        import socket
+
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        self._listener.close()
+        self._thread.join()
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole call: the count, the two fixed fields and as many arguments as counted."""
+    fields = data.split(b"\0")
+    return len(fields) > 1 and len(fields) - 1 >= 3 + int(fields[0])
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], os.environ["PULUMI_STANDIN_STATE"], Path.cwd(), sys.stdout, sys.stderr))
