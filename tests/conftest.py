@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["stack_config"]
 
 #: The fixtures that need root, namespaces, sshd or the simulator (tests/support/sshhosts.py, vcsim_fixture.py).
-SYSTEM_FIXTURES = frozenset({"hosts", "vcsim_binary", "vcsim", "netns_lab"})
+SYSTEM_FIXTURES = frozenset({"hosts", "formed_hosts", "vcsim_binary", "vcsim", "netns_lab"})
 
 
 #: Every test this process collected, by id: whether it is marked ``system`` once every collection hook ran, ``-m``

@@ -24,10 +24,9 @@ from gatewayctl.commands import drill
 from tests.support import prod_ssh
 from tests.support.prod_ssh import NAMES, PRIMARY, THIRD
 from tests.support.sshhosts import SshHosts
-from tests.support.stacks import SENTINELS, gatewayctl, make_project, run_stack
+from tests.support.stacks import gatewayctl, make_project
 from tests.support.standins import microk8s as standin
 from tests.support.vcsim_fixture import PROD_HOSTS, Simulator, variant, vcsim_binary
-from tests.support.vendor_standin import MANAGER_USER
 
 __all__ = ["vcsim_binary"]  # the fixture this module uses
 pytest_plugins = ["tests.support.registration_fixtures"]
@@ -38,11 +37,6 @@ IP_OF = {name: ip for ip, name in NAMES.items()}
 #: pyVmomi's helpers, typed.
 wait_for: Callable[[Any], Any] = task.WaitForTask
 disconnect: Callable[[Any], Any] = connect.Disconnect
-
-
-@pytest.fixture
-def hosts() -> Iterator[SshHosts]:
-    yield from prod_ssh.prod_hosts()
 
 
 @dataclass
@@ -123,8 +117,21 @@ class Drill:
         return code, json.loads(out) if out.strip() else {}, err
 
 
-@pytest.fixture
-def world(hosts, vcsim_binary, tmp_path: Path, appliance_cert, monkeypatch: pytest.MonkeyPatch) -> Iterator[Drill]:
+@dataclass
+class Formed:
+    """The module's simulator, with the three nodes' VMs powered on, and its formed cluster."""
+
+    hosts: SshHosts
+    raw: dict[str, Any]
+    snapshot: dict[Path, bytes]
+    sim: Simulator
+    vms: dict[str, Any]
+    """VM managed objects by node address."""
+
+
+@pytest.fixture(scope="module")
+def formed_hosts(vcsim_binary: Path) -> Iterator[Formed]:
+    """The simulator and the cluster, made once per module; each test starts from them as they were made."""
     vms = [
         {"name": n, "annotation": node_annotation("gateway-cluster", "prod", "17.0.0"), "host": h,
          "datastore": "vsanDatastore", "folder": "gateways/prod"}
@@ -137,32 +144,41 @@ def world(hosts, vcsim_binary, tmp_path: Path, appliance_cert, monkeypatch: pyte
 
         view = si.content.viewManager.CreateContainerView(si.content.rootFolder, [vim.VirtualMachine], True)
         by_name = {vm.name: vm for vm in view.view}
-        for name in NAMES.values():
-            wait_for(by_name[name].PowerOnVM_Task())
-        raw = prod_ssh.loopback_stack(hosts, FLOATING, MANAGER_USER)
-        raw.update(
-            {"vsphere:vsphereServer": sim.server, "vsphere:user": sim.user, "vsphere:allowUnverifiedSsl": "true"}
-        )
-        prod_ssh.form(hosts, run_stack(raw=raw, secrets=SENTINELS))
-        prod_ssh.seed_gateway_workloads(hosts, manager_node="gw-prod-3", storage_node="gw-prod-3")
-        (tmp_path / "project").mkdir()
-        project = make_project(tmp_path / "project", {"prod": raw})
-        config = prod_ssh.ssh_config(hosts, tmp_path / "ssh_config")
-        coupling = Coupling(hosts, {ip: by_name[name] for ip, name in NAMES.items()})
-        monkeypatch.setattr(drill, "CLOCK", (coupling.clock, coupling.sleep))
-        monkeypatch.setenv("VSPHERE_PASSWORD", sim.password)
-        prod_ssh.day2_environment(monkeypatch)
-        manager = prod_ssh.manager_standin(appliance_cert, tmp_path, FLOATING)
-        monkeypatch.setattr(manager, "available", coupling.manager_up)
-        manager.start()
-        options = ["--ssh-config", str(config), "--identity", str(hosts.key_path), "--yes", "--interval", "20"]
-        try:
-            yield Drill(project, coupling, options, sim)
-        finally:
-            manager.stop()
+        for hosts, raw in prod_ssh.formed_prod(FLOATING, manager_node="gw-prod-3", storage_node="gw-prod-3"):
+            raw.update(
+                {"vsphere:vsphereServer": sim.server, "vsphere:user": sim.user, "vsphere:allowUnverifiedSsl": "true"}
+            )
+            yield Formed(hosts, raw, hosts.snapshot(), sim, {ip: by_name[name] for ip, name in NAMES.items()})
     finally:
         disconnect(si)
         sim.stop()
+
+
+@pytest.fixture
+def world(formed_hosts: Formed, tmp_path: Path, appliance_cert, monkeypatch: pytest.MonkeyPatch) -> Iterator[Drill]:
+    formed = formed_hosts
+    hosts = formed.hosts
+    hosts.restore(formed.snapshot)
+    for ip, vm in formed.vms.items():
+        if vm.name != NAMES[ip]:
+            wait_for(vm.Rename_Task(NAMES[ip]))
+        if str(vm.runtime.powerState) != "poweredOn":
+            wait_for(vm.PowerOnVM_Task())
+    (tmp_path / "project").mkdir()
+    project = make_project(tmp_path / "project", {"prod": formed.raw})
+    config = prod_ssh.ssh_config(hosts, tmp_path / "ssh_config")
+    coupling = Coupling(hosts, formed.vms)
+    monkeypatch.setattr(drill, "CLOCK", (coupling.clock, coupling.sleep))
+    monkeypatch.setenv("VSPHERE_PASSWORD", formed.sim.password)
+    prod_ssh.day2_environment(monkeypatch)
+    manager = prod_ssh.manager_standin(appliance_cert, tmp_path, FLOATING)
+    monkeypatch.setattr(manager, "available", coupling.manager_up)
+    manager.start()
+    options = ["--ssh-config", str(config), "--identity", str(hosts.key_path), "--yes", "--interval", "20"]
+    try:
+        yield Drill(project, coupling, options, formed.sim)
+    finally:
+        manager.stop()
 
 
 def test_the_cluster_survives_a_node_power_off(world: Drill):

@@ -15,7 +15,7 @@ import pytest
 from tests.support import prod_ssh
 from tests.support.prod_ssh import NAMES, NS, PASSWORD, PRIMARY, SECOND, THIRD
 from tests.support.sshhosts import SshHosts
-from tests.support.stacks import SENTINELS, gatewayctl, make_project, run_stack
+from tests.support.stacks import gatewayctl, make_project
 from tests.support.standins import microk8s as standin
 from tests.support.vendor_standin import MANAGER_PASSWORD, MANAGER_USER
 
@@ -25,19 +25,23 @@ pytest_plugins = ["tests.support.registration_fixtures"]
 FLOATING = "127.0.30.50"
 
 
-@pytest.fixture
-def hosts() -> Iterator[SshHosts]:
-    yield from prod_ssh.prod_hosts()
+@pytest.fixture(scope="module")
+def formed_hosts() -> Iterator[tuple[SshHosts, dict[str, Any], dict[Path, bytes]]]:
+    """Formed once per module; every test starts from the snapshot taken right after."""
+    for hosts, raw in prod_ssh.formed_prod(FLOATING, manager_node="gw-prod-1", storage_node="gw-prod-2"):
+        yield hosts, raw, hosts.snapshot()
 
 
 @pytest.fixture
 def cluster(
-    hosts: SshHosts, tmp_path: Path, appliance_cert: Any, monkeypatch: pytest.MonkeyPatch
+    formed_hosts: tuple[SshHosts, dict[str, Any], dict[Path, bytes]],
+    tmp_path: Path,
+    appliance_cert: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[SshHosts, Path, list[str]]]:
-    """A formed cluster with its workloads and manager, a project with its stack file, and validate's options."""
-    raw = prod_ssh.loopback_stack(hosts, FLOATING, MANAGER_USER)
-    prod_ssh.form(hosts, run_stack(raw=raw, secrets=SENTINELS))
-    prod_ssh.seed_gateway_workloads(hosts, manager_node="gw-prod-1", storage_node="gw-prod-2")
+    """The formed cluster as it was formed, its manager, a project with its stack file, and validate's options."""
+    hosts, raw, snapshot = formed_hosts
+    hosts.restore(snapshot)
     (tmp_path / "project").mkdir()
     project = make_project(tmp_path / "project", {"prod": raw})
     config = prod_ssh.ssh_config(hosts, tmp_path / "ssh_config")

@@ -182,3 +182,14 @@ def manager_standin(cert: Certificate, folder: Path, floating_ip: str) -> Applia
     """The Gateway Manager's HTTPS stand-in on the floating IP (loopback), port 5480; not started."""
     state = ApplianceState(users={MANAGER_USER: MANAGER_PASSWORD}, valid_keys=set())
     return ApplianceStandIn(cert, folder, state, bind=(floating_ip, 5480))
+
+
+def formed_prod(floating_ip: str, manager_node: str, storage_node: str) -> Iterator[tuple[SshHosts, dict[str, Any]]]:
+    """The body of a module's ``formed_hosts`` fixture: prod's three test hosts formed once by the program's own
+    steps (:func:`loopback_stack`), with the gateway's workloads seeded; each test then ``restore``s the snapshot
+    this yields (``hosts.snapshot()`` taken here) through its own fixture."""
+    for hosts in prod_hosts():
+        raw = loopback_stack(hosts, floating_ip, MANAGER_USER)
+        form(hosts, run_stack(raw=raw, secrets=SENTINELS))
+        seed_gateway_workloads(hosts, manager_node=manager_node, storage_node=storage_node)
+        yield hosts, raw

@@ -248,6 +248,22 @@ class SshHosts:
                 outcomes.append(self.run_step(resource, "delete"))
         return outcomes
 
+    # -- snapshots
+
+    def snapshot(self) -> dict[Path, bytes]:
+        """What the steps and the stand-ins change, as it is now: the stand-ins' state and every host's /etc/hosts
+        and /etc/hostname. :meth:`restore` puts it back, so that tests of a formed cluster form it once."""
+        files = [p for p in self.state_dir.iterdir() if p.is_file()]
+        files += [f for h in self.hosts.values() for f in (h.hosts_file, h.hostname_file)]
+        return {path: path.read_bytes() for path in files}
+
+    def restore(self, snapshot: dict[Path, bytes]) -> None:
+        for path in self.state_dir.iterdir():
+            if path.is_file() and path not in snapshot:
+                path.unlink()
+        for path, data in snapshot.items():
+            path.write_bytes(data)
+
     # -- lifecycle
 
     def close(self) -> None:
