@@ -42,6 +42,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Last of all, after pytest's own final collections (which report unraisable exceptions): the process exits
+    # next, and the interpreter's last collection would otherwise walk everything the session made (about 0.6 s).
+    gc.freeze()
+
+
 @pytest.fixture
 def stack_config() -> Callable[[str], dict[str, str]]:
     """``stack_config(stack_name)``: the flat ``{"gateway-cluster:key": json-or-string}`` config of a committed
