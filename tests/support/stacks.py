@@ -157,13 +157,17 @@ def _files_named_in(config: Mapping[str, str]) -> list[tuple[str, int, int]] | N
 harness.run_program = _run_program_once
 
 
+#: libyaml's emitter where PyYAML has it: the same text as ``yaml.safe_dump``'s, several times faster.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:
     """A project directory that runs this project's program with the given stack files."""
     for name in ("Pulumi.yaml", "__main__.py", "components", "policies"):
         if (PROJECT / name).exists():
             (tmp / name).symlink_to(PROJECT / name)
     for stack, raw in stacks.items():
-        (tmp / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": dict(raw)}, sort_keys=False))
+        (tmp / f"Pulumi.{stack}.yaml").write_text(yaml.dump({"config": dict(raw)}, Dumper=_DUMPER, sort_keys=False))
     return tmp
 
 
