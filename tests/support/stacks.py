@@ -91,9 +91,9 @@ def _run_program_once(
 ) -> harness.Run:
     """``harness.run_program`` for the tests: the program is deterministic for given inputs, so a run of this
     project's own folder (which no test changes) with the default inventory, or a declared one, is made once
-    per stack, config, secret keys, preview flag and generations, and every caller gets its own deep copy,
-    whether a test or a command (``gatewayctl plan``) asked. Other runs, runs that fail and runs recorded into a
-    list run as asked.
+    per stack, config, secret keys, preview flag and generations (and state of the files the config names), and
+    every caller gets its own deep copy, whether a test or a command (``gatewayctl plan``) asked. Other runs, runs
+    that fail and runs recorded into a list run as asked.
     """
     if inventory is None:
         inventory = harness.DeclaredInventory()
@@ -114,8 +114,20 @@ def _run_program_once(
         )
     missing = sorted(inventory.missing)
     env = os.environ.get("PULUMI_CONFIG")  # the program reads config from there too
+    files = _files_named_in(config)  # a chart folder or values file outside the project may change between runs
+    if files is None:
+        return _run_program(
+            PROJECT,
+            stack,
+            config,
+            secret_keys=secret_keys,
+            inventory=inventory,
+            preview=preview,
+            generations=generations,
+        )
     key = json.dumps(
-        [stack, dict(config), sorted(secret_keys), preview, missing, env, dict(generations or {})], sort_keys=True
+        [stack, dict(config), sorted(secret_keys), preview, missing, env, files, dict(generations or {})],
+        sort_keys=True,
     )
     if key not in _RUNS:
         _RUNS[key] = _run_program(
@@ -130,7 +142,48 @@ def _run_program_once(
     return copy.deepcopy(_RUNS[key])
 
 
+def _files_named_in(config: Mapping[str, str]) -> list[tuple[str, int, int]] | None:
+    """Every existing file that a config value names by absolute path, or that lies in a folder one names, with its
+    modification time and size: what a run may read besides the project's own files (``None``: too many to say)."""
+    strings: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for text in config.values():
+        try:
+            collect(json.loads(text))
+        except ValueError:
+            collect(text)
+    found = []
+    for name in strings:
+        path = Path(name)
+        if not path.is_absolute() or not path.exists():
+            continue
+        files = [path] if not path.is_dir() else [Path(d, f) for d, _, fs in os.walk(path) for f in fs]
+        if len(files) > 100:
+            return None
+        for file in sorted(files):
+            try:
+                stat = file.stat()
+            except OSError:
+                return None
+            found.append((str(file), stat.st_mtime_ns, stat.st_size))
+    return found
+
+
 harness.run_program = _run_program_once
+
+
+#: libyaml's emitter where PyYAML has it: the same text as ``yaml.safe_dump``'s, several times faster.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:
@@ -139,7 +192,7 @@ def make_project(tmp: Path, stacks: Mapping[str, Mapping[str, Any]]) -> Path:
         if (PROJECT / name).exists():
             (tmp / name).symlink_to(PROJECT / name)
     for stack, raw in stacks.items():
-        (tmp / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": dict(raw)}, sort_keys=False))
+        (tmp / f"Pulumi.{stack}.yaml").write_text(yaml.dump({"config": dict(raw)}, Dumper=_DUMPER, sort_keys=False))
     return tmp
 
 
