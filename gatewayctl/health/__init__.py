@@ -13,19 +13,30 @@ import time
 from collections.abc import Callable, Sequence
 
 from components import config as cfg
-from components import vendor_api
+from components import scripts, vendor_api
 from gatewayctl.checks import Check, failed
 from gatewayctl.health import facts, judge
 from gatewayctl.health.manager import MANAGER_PORT, manager_answers
-from gatewayctl.health.reach import PASSWORD_ENV, Credentials, Reach, reach_from
+from gatewayctl.health.reach import (
+    MANAGER_PASSWORD_ENV,
+    PASSWORD_ENV,
+    STACK_SECRETS,
+    Credentials,
+    Reach,
+    manager_password,
+    reach_from,
+)
 
 __all__ = [
+    "MANAGER_PASSWORD_ENV",
     "MANAGER_PORT",
     "PASSWORD_ENV",
+    "STACK_SECRETS",
     "Credentials",
     "Reach",
     "cluster_health",
     "manager_answers",
+    "manager_password",
     "reach_from",
     "registration_check",
     "validate",
@@ -46,7 +57,7 @@ def registration_check(
     the registration itself is as the stack recorded it (judge.registration_row says why)."""
     if manager_password:
         user = settings.registration.manager_user if settings.registration else "admin"
-        url = f"https://{_url_host(settings)}:{MANAGER_PORT}"
+        url = f"https://{scripts.url_host(str(settings.floating_ip))}:{MANAGER_PORT}"
         client = vendor_api.ApplianceClient(url, user, manager_password, timeout=timeout)
         try:
             client.token()
@@ -58,11 +69,6 @@ def registration_check(
                 "Check gateway-cluster:managerPassword (or GATEWAY_MANAGER_PASSWORD) and the manager user",
             )
     return judge.registration_row(recorded, manager_password is not None and manager_password != "")
-
-
-def _url_host(settings: cfg.Settings) -> str:
-    ip = settings.floating_ip
-    return f"[{ip}]" if ip.version == 6 else str(ip)
 
 
 def validate(

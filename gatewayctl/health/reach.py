@@ -21,6 +21,18 @@ from components import config as cfg
 
 #: The environment variable a password may come from, ahead of the stack's secret.
 PASSWORD_ENV = "GATEWAY_SSH_PASSWORD"
+#: The environment variable the Gateway Manager's password may come from, ahead of the stack's secret.
+MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
+#: The stack's secrets the commands that reach the cluster read (through the Automation API, where it can).
+STACK_SECRETS: tuple[str, ...] = tuple(
+    f"{cfg.NAMESPACE}:{k}" for k in ("sshPrivateKey", "sshPassword", "managerPassword")
+)
+
+
+def manager_password(stack_secrets: Mapping[str, str | None], env: Mapping[str, str] | None = None) -> str | None:
+    """The manager's password: ``GATEWAY_MANAGER_PASSWORD``, else the stack's ``managerPassword``."""
+    env = os.environ if env is None else env
+    return env.get(MANAGER_PASSWORD_ENV) or stack_secrets.get(f"{cfg.NAMESPACE}:managerPassword")
 
 
 @dataclass(frozen=True)

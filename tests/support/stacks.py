@@ -115,7 +115,8 @@ def _run_program_once(
     missing = sorted(inventory.missing)
     env = os.environ.get("PULUMI_CONFIG")  # the program reads config from there too
     files = _files_named_in(config)  # a chart folder or values file outside the project may change between runs
-    if files is None:
+
+    def run() -> harness.Run:
         return _run_program(
             PROJECT,
             stack,
@@ -125,20 +126,15 @@ def _run_program_once(
             preview=preview,
             generations=generations,
         )
+
+    if files is None:
+        return run()
     key = json.dumps(
         [stack, dict(config), sorted(secret_keys), preview, missing, env, files, dict(generations or {})],
         sort_keys=True,
     )
     if key not in _RUNS:
-        _RUNS[key] = _run_program(
-            PROJECT,
-            stack,
-            config,
-            secret_keys=secret_keys,
-            inventory=inventory,
-            preview=preview,
-            generations=generations,
-        )
+        _RUNS[key] = run()
     return copy.deepcopy(_RUNS[key])
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -29,9 +28,6 @@ from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_
 from gatewayctl.commands.drill.timeline import DrillPorts, DrillResult, Observation, Pod, run_drill
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
 
-#: The environment variable a manager password may come from, ahead of the stack's secret.
-MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
-_SECRETS = ("sshPrivateKey", "sshPassword", "managerPassword")
 #: The drill's clock: tests replace it with a simulated one (Kubernetes' own waits take minutes).
 CLOCK: tuple[Callable[[], float], Callable[[float], None]] = (time.monotonic, time.sleep)
 
@@ -135,10 +131,9 @@ def run(args: argparse.Namespace) -> int:
     root = project_dir()
     settings, raw = stackfile.load_settings(root, args.stack)
     _check_usage(settings, args)
-    keys = tuple(f"{cfg.NAMESPACE}:{k}" for k in _SECRETS)
-    secrets, outputs = read_stack_values(root, args.stack, keys, note=err)
+    secrets, outputs = read_stack_values(root, args.stack, health.STACK_SECRETS, note=err)
     reach = health.reach_from(args, secrets)
-    password = os.environ.get(MANAGER_PASSWORD_ENV) or secrets.get(f"{cfg.NAMESPACE}:managerPassword")
+    password = health.manager_password(secrets)
     recorded = outputs.get("registrationStatus")
     creds = vcenter.credentials(raw, args.stack)
     si = vcenter.connect(creds)

@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
-from components import config as cfg
 from gatewayctl import checks, stackfile
 from gatewayctl.automation import read_stack_values
 from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK
-
-#: The environment variable a manager password may come from, ahead of the stack's secret.
-MANAGER_PASSWORD_ENV = "GATEWAY_MANAGER_PASSWORD"
-_SECRETS = ("sshPrivateKey", "sshPassword", "managerPassword")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,11 +29,10 @@ def run(args: argparse.Namespace) -> int:
 
     root = project_dir()
     settings, _ = stackfile.load_settings(root, args.stack)
-    keys = tuple(f"{cfg.NAMESPACE}:{k}" for k in _SECRETS)
-    secrets, outputs = read_stack_values(root, args.stack, keys, note=err)
+    secrets, outputs = read_stack_values(root, args.stack, health.STACK_SECRETS, note=err)
     recorded = outputs.get("registrationStatus")
     reach = health.reach_from(args, secrets, timeout=args.timeout)
-    password = os.environ.get(MANAGER_PASSWORD_ENV) or secrets.get(f"{cfg.NAMESPACE}:managerPassword")
+    password = health.manager_password(secrets)
     rows = health.validate(
         settings,
         reach,
