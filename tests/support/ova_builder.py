@@ -318,7 +318,8 @@ class OvaServer:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
         self._server = _Server(self, context)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="ova-server", daemon=True).start()
+        # A short poll interval: stop()'s shutdown() waits for the loop's next poll, at the end of every test.
+        threading.Thread(target=self._server.serve_forever, args=(0.005,), name="ova-server", daemon=True).start()
         return self
 
     def stop(self) -> None:

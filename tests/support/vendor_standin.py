@@ -175,7 +175,7 @@ class StandIn:
         self._server.tls = context
         # A short poll interval: shutdown() waits for the loop's next poll.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=type(self).__name__, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.005}, name=type(self).__name__, daemon=True
         )
 
     @property
@@ -389,7 +389,7 @@ class SilentServer:
         return f"https://{LOOPBACK}:{self._sock.getsockname()[1]}"
 
     def _accept(self) -> None:
-        self._sock.settimeout(0.1)
+        self._sock.settimeout(0.01)  # stop() waits for the next timeout
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
@@ -443,7 +443,7 @@ class GarbageServer:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind((LOOPBACK, 0))
         self._sock.listen(64)
-        self._sock.settimeout(0.1)
+        self._sock.settimeout(0.01)  # stop() waits for the next timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="garbage", daemon=True)
         self.connections = 0
