@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from components import vendor_api
+from components.vendor_api import transport
 from tests.support.vendor_standin import (
     ACTIVATION_KEY,
     CLIENT_KEY,
@@ -145,13 +149,32 @@ def test_not_http_on_the_port_is_waited_out_not_a_traceback(garbage: GarbageServ
 
 
 @pytest.mark.parametrize(
-    ("limited", "retry_after"), [(2, "0"), (1, None)], ids=["retry-after-header", "no-header-backs-off"]
+    ("limited", "retry_after", "pauses"),
+    [(2, "0", [0.0, 0.0]), (3, None, [1.0, 2.0, 4.0])],
+    ids=["retry-after-header", "no-header-backs-off"],
 )
-def test_rate_limited_appliance_is_retried(appliance: ApplianceFactory, limited: int, retry_after: str | None) -> None:
+def test_rate_limited_appliance_is_retried(
+    appliance: ApplianceFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    limited: int,
+    retry_after: str | None,
+    pauses: list[float],
+) -> None:
+    # The pauses are recorded, not slept: the client's own clock goes forward by each one.
+    slept: list[float] = []
+    offset = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        offset[0] += seconds
+
+    clock = SimpleNamespace(sleep=sleep, monotonic=lambda: time.monotonic() + offset[0])
+    monkeypatch.setattr(transport, "time", clock)
     server = appliance(token_paths=("/v2/auth/token",))
     server.rate_limited, server.retry_after = limited, retry_after
-    assert register(server.url) == "registered"
+    assert register(server.url, rate_limit_seconds=60.0, wait_seconds=60.0) == "registered"
     assert [c.status for c in server.calls] == [429] * limited + [200, 200]
+    assert slept == pauses, "Retry-After when the server gives one, else 1, 2, 4 ... s"
     assert server.state.registered == (ACTIVATION_KEY, SERVER)
 
 
