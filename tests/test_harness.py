@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Any
 
+import pulumi.runtime.resource
 import pytest
 
 from gatewayctl import harness
@@ -84,23 +86,30 @@ def test_a_failed_run_leaves_nothing_that_breaks_the_next_one():
     assert len(run.by_type("vsphere:index/virtualMachine:VirtualMachine")) == 3
 
 
-def test_the_monitor_answers_on_the_programs_own_thread(monkeypatch):
+def test_the_monitor_answers_on_the_programs_own_thread_and_gets_no_call_stacks(monkeypatch):
     """Every monitor call the SDK makes goes through the loop's default executor; the harness answers it at once,
-    on the program's thread, rather than a worker thread's round trip per call (a tenth of each run)."""
+    on the program's thread, rather than a worker thread's round trip per call. And no registration carries the
+    program's call stack, which the SDK would read frame by frame, source lines and all (each a tenth of a run);
+    the SDK's own stack reader is back in place after the run."""
     answered_on: set[str] = set()
+    stacks_sent: list[int] = []
     register = RecordingMonitor.RegisterResource
 
-    def spy(self: RecordingMonitor, request: object) -> object:
+    def spy(self: RecordingMonitor, request: Any) -> object:
         answered_on.add(threading.current_thread().name)
+        stacks_sent.append(len(request.stackTrace.frames) + request.HasField("sourcePosition"))
         return register(self, request)
 
     monkeypatch.setattr(RecordingMonitor, "RegisterResource", spy)
+    reader = pulumi.runtime.resource._get_stack_trace
     records: list[harness.Resource] = []  # a run recorded into a list is never a cached one
     run = harness.run_program(
         PROJECT, "dev", flat_config(stack_raw("dev")), secret_keys=sorted(SENTINELS), record_into=records
     )
     assert run.resources and answered_on == {"pulumi-program"}
     assert not [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")], "no executor thread left"
+    assert stacks_sent and set(stacks_sent) == {0}
+    assert pulumi.runtime.resource._get_stack_trace is reader
 
 
 def test_declared_inventory_ids_are_stable_and_distinct():

@@ -5,26 +5,30 @@
 
 Re-check on every SDK upgrade: ``set_mocks`` (its pre-created Stack, hence ``set_root_resource(None)``),
 ``set_all_config``, ``run_in_stack``, what a failed program leaves behind (pending tasks in the loop and
-in ``SETTINGS.outputs``), which :func:`_close` clears so that the next run starts clean, and that every call
-to the monitor goes through the loop's default executor (:class:`_AnswerAtOnce`).
+in ``SETTINGS.outputs``), which :func:`_close` clears so that the next run starts clean, that every call
+to the monitor goes through the loop's default executor (:class:`_AnswerAtOnce`), and ``_get_stack_trace``
+(:func:`_without_source_positions`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import pulumi
 import pulumi.runtime
+import pulumi.runtime.resource
 import pulumi.runtime.settings
+from pulumi.runtime.proto import source_pb2
 
 from gatewayctl.harness.inventory import DeclaredInventory, Inventory
 from gatewayctl.harness.monitor import Mocks, RecordingMonitor
@@ -119,7 +123,8 @@ def run_program(
         previous_cwd = os.getcwd()
         os.chdir(project_dir)
         try:
-            _on_own_thread(execute)
+            with _without_source_positions():
+                _on_own_thread(execute)
         finally:
             os.chdir(previous_cwd)
             if added_path:
@@ -156,6 +161,21 @@ class _AnswerAtOnce(concurrent.futures.ThreadPoolExecutor):
         except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting SDK code, as a worker thread would
             future.set_exception(exc)
         return future
+
+
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """The SDK sends the engine, with every registration, the call stack that made it: ``_get_stack_trace``
+    walks the stack and reads each frame's source line, a tenth of a run. The engine only shows it; nothing the
+    harness records comes from it, so during a run each registration carries an empty stack (no source position).
+    """
+    module = pulumi.runtime.resource
+    original = module._get_stack_trace  # an AttributeError here: the SDK renamed it (see the module docstring)
+    module._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        module._get_stack_trace = original
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
