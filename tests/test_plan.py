@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gatewayctl import harness, stackfile
 from tests.support.stacks import PROJECT, gatewayctl, make_project, run_stack, stack_raw
@@ -231,6 +232,34 @@ def test_stack_file_scalars_read_as_the_pulumi_cli_reads_them(tmp_path: Path):
     (gateway,) = [r for r in resources if r["type"] == "gateway-cluster:index:GatewayCluster"]
     assert gateway["inputs"]["ova"]["version"] == "2024-05-01"
     assert stackfile.read_stack(project, "lit")[f"{NS}:sshUser"] == "yes"
+
+
+YAML_12_SCALARS = """config:
+  a: 2024-05-01
+  b: [yes, no, on, off, y, n, true, False, TRUE]
+  c: {d: 0x1F, e: 017, f: 1_000, g: .5, h: ~, i: null, j: "2024-05-01", k: 1e3, l: .inf}
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [YAML_12_SCALARS, *(p.read_text() for p in sorted(PROJECT.glob("Pulumi.*.yaml")))],
+    ids=["scalars", *(p.name for p in sorted(PROJECT.glob("Pulumi.*.yaml")))],
+)
+def test_libyaml_reads_stack_files_as_the_python_parser_does(text: str):
+    """Stack files are read with libyaml's parser for speed; PyYAML's own parser, with the same YAML 1.2 scalar
+    rules, reads the same values."""
+    fast = yaml.load(text, Loader=stackfile._FastPulumiYamlLoader)
+    assert fast == yaml.load(text, Loader=stackfile._PulumiYamlLoader)
+    assert fast is not None and not any(isinstance(v, bool) for v in fast["config"].get("b", [])[:6])
+
+
+def test_a_yaml_error_shows_the_line_it_is_on(tmp_path: Path):
+    project = make_project(tmp_path, {})
+    (project / "Pulumi.odd.yaml").write_text("config:\n  gateway-cluster:nodes:\n    - hostname: a\n   bad: [\n")
+    code, out, err = gatewayctl("plan", "--stack", "odd", cwd=project)
+    assert (code, out) == (3, "")
+    assert "line 4, column 4:\n       bad: [\n       ^" in err, err
 
 
 def test_warnings_reach_stderr_even_when_the_config_is_invalid(tmp_path: Path):

@@ -49,7 +49,8 @@ def project_name(project_dir: Path) -> str:
     """The project's name, as the Pulumi CLI reads it from ``Pulumi.yaml`` (it is part of every URN)."""
     import yaml
 
-    data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    # libyaml's parser where PyYAML has it: this runs once per program run.
+    data = yaml.load((project_dir / "Pulumi.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return str(data["name"])
 
 
