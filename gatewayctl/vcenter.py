@@ -13,6 +13,7 @@ a host, datastore, network or cluster by name inside it, a resource pool by path
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import socket
 import ssl
@@ -23,17 +24,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import pyVmomi
-from pyVim import connect as _pyvim_connect
-
 from gatewayctl import harness, probe, stackfile
 from gatewayctl.errors import CommandError
 
+
+class _ImportedAtFirstUse:
+    """A module (or a module's attribute) imported when first used: pyVmomi takes about 0.1 s to import, which
+    every ``gatewayctl`` start would pay, though only the commands that reach vCenter use it."""
+
+    def __init__(self, module: str, attribute: str | None = None) -> None:
+        self._module, self._attribute = module, attribute
+
+    def __getattr__(self, name: str) -> Any:
+        target = importlib.import_module(self._module)
+        if self._attribute is not None:
+            target = getattr(target, self._attribute)
+        return getattr(target, name)
+
+
 # pyVmomi builds its types at run time and its stubs are partial (untyped calls, Optional everywhere): the
 # API is used as the dynamic objects it is.
-vim: Any = pyVmomi.vim
-vmodl: Any = pyVmomi.vmodl
-pyvim_connect: Any = _pyvim_connect
+vim: Any = _ImportedAtFirstUse("pyVmomi", "vim")
+vmodl: Any = _ImportedAtFirstUse("pyVmomi", "vmodl")
+pyvim_connect: Any = _ImportedAtFirstUse("pyVim.connect")
 
 DEFAULT_TIMEOUT = 15.0
 """Seconds for any one call to vCenter (connect, log in, each look-up)."""
