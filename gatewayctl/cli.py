@@ -9,6 +9,7 @@ internal error). No path prints a traceback unless ``GATEWAYCTL_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -25,7 +26,11 @@ from gatewayctl.errors import EXIT_CONFIG, EXIT_OTHER, CommandError, config_erro
 COMMANDS = (plan, preflight, validate, drill, upgrade, schema)
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser. Built once per process: it is the same for every call (each call parses into a
+    new namespace), and building it costs about 8 ms (argparse looks up its messages' translations on disk), which
+    whatever calls :func:`main` many times in one process (the tests, some 200 times) would pay every time."""
     parser = argparse.ArgumentParser(prog="gatewayctl", description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
