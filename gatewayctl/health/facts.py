@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import asyncssh
-
 from components import config as cfg
 from components import scripts
 from gatewayctl.health.reach import Reach, run_on_node
@@ -60,6 +58,8 @@ def parse(output: str) -> dict[str, Section]:
 
 
 async def _node_facts(settings: cfg.Settings, node: cfg.NodeSettings, reach: Reach) -> NodeFacts:
+    import asyncssh  # at first use (see run_on_node)
+
     command = scripts.facts_command([n.hostname for n in settings.nodes], cluster_wide=True)
     try:
         code, out, err = await run_on_node(settings, node, reach, command)

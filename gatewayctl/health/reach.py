@@ -14,10 +14,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from components import config as cfg
+
+if TYPE_CHECKING:
+    import asyncssh
 
 #: The environment variable a password may come from, ahead of the stack's secret.
 PASSWORD_ENV = "GATEWAY_SSH_PASSWORD"
@@ -79,10 +81,14 @@ def _known_hosts(
     """The pinned host key as the only trusted one; ``None`` (any key, as the program accepts) when none is."""
     if node.ssh_host_key is None:
         return None
+    import asyncssh  # at first use, as in run_on_node
+
     return ([asyncssh.import_public_key(node.ssh_host_key)], [], [])
 
 
 def _client_keys(creds: Credentials) -> list[asyncssh.SSHKey] | None:
+    import asyncssh  # at first use, as in run_on_node
+
     keys = []
     if creds.identity is not None:
         keys.append(asyncssh.read_private_key(str(creds.identity)))
@@ -96,6 +102,9 @@ async def run_on_node(
     settings: cfg.Settings, node: cfg.NodeSettings, reach: Reach, command: str
 ) -> tuple[int, str, str]:
     """Runs ``command`` on ``node`` with the sudo password line on stdin; (exit code, stdout, stderr)."""
+    # Imported at first use: asyncssh takes 0.2 s to import, which the checks' pure parts (and their tests) need not.
+    import asyncssh
+
     creds = reach.credentials
     async with asyncssh.connect(
         str(node.ip),
