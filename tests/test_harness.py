@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import random
 import threading
 from typing import Any
@@ -10,6 +12,7 @@ import pulumi.runtime.resource
 import pytest
 
 from gatewayctl import harness
+from gatewayctl.harness import runtime
 from gatewayctl.harness.monitor import RecordingMonitor
 from tests.support.stacks import PROJECT, SENTINELS, flat_config, run_stack, stack_raw
 
@@ -110,6 +113,27 @@ def test_the_monitor_answers_on_the_programs_own_thread_and_gets_no_call_stacks(
     assert not [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")], "no executor thread left"
     assert stacks_sent and set(stacks_sent) == {0}
     assert pulumi.runtime.resource._get_stack_trace is reader
+
+
+def test_the_speed_ups_change_no_record(monkeypatch):
+    """With the SDK's own executor (a worker thread per monitor call) and its call stacks, the prod stack's run
+    records the same resources, inputs, outputs, dependencies and options, in the same order. (Dependencies are
+    recorded sorted: the SDK sends them in the order of a Python set of resources, which changes from run to run.)"""
+
+    def records(run: harness.Run) -> list[tuple[object, ...]]:
+        return [
+            (r.urn, r.parent, r.dependencies, r.property_dependencies, r.inputs, r.options, r.id, r.state)
+            for r in run.resources
+        ]
+
+    def run_prod() -> harness.Run:
+        config = flat_config(stack_raw("prod"))
+        return harness.run_program(PROJECT, "prod", config, secret_keys=sorted(SENTINELS), record_into=[])
+
+    fast = run_prod()
+    monkeypatch.setattr(runtime, "_AnswerAtOnce", concurrent.futures.ThreadPoolExecutor)
+    monkeypatch.setattr(runtime, "_without_source_positions", contextlib.nullcontext)
+    assert records(run_prod()) == records(fast)
 
 
 def test_declared_inventory_ids_are_stable_and_distinct():

@@ -114,6 +114,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             if key in state and not is_secret(state[key]):
                 state[key] = secret(state[key])
         provider = request.provider.rsplit("::", 1)[0] if request.provider else None
+        # Dependencies are sets to the engine; the SDK sends them in the order of a Python set of resources, which
+        # changes from run to run. Sorted, the same program gives the same plan.
         record = Resource(
             urn=urn,
             type=request.type,
@@ -121,8 +123,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent or None,
             custom=bool(request.custom),
             provider=provider,
-            dependencies=list(dict.fromkeys(request.dependencies)),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items()},
             inputs=inputs,
             options=_options(request),
             id=response.id,
