@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import random
 import threading
 from typing import Any
@@ -93,7 +94,7 @@ def test_the_monitor_answers_on_the_programs_own_thread_and_gets_no_call_stacks(
     """Every monitor call the SDK makes goes through the loop's default executor; the harness answers it at once,
     on the program's thread, rather than a worker thread's round trip per call. And no registration carries the
     program's call stack, which the SDK would read frame by frame, source lines and all (each a tenth of a run);
-    the SDK's own stack reader is back in place after the run."""
+    the SDK's own stack reader is back in place after the run, and the run leaves no logger behind."""
     answered_on: set[str] = set()
     stacks_sent: list[int] = []
     register = RecordingMonitor.RegisterResource
@@ -113,6 +114,8 @@ def test_the_monitor_answers_on_the_programs_own_thread_and_gets_no_call_stacks(
     assert not [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")], "no executor thread left"
     assert stacks_sent and set(stacks_sent) == {0}
     assert pulumi.runtime.resource._get_stack_trace is reader
+    # The run's logger (and its messages) went with the run: none is left in logging's registry.
+    assert run.log and not [n for n in logging.root.manager.loggerDict if n.startswith("gatewayctl.harness")]
 
 
 def test_the_speed_ups_change_no_record(monkeypatch):

@@ -83,9 +83,10 @@ def run_program(
     lock = threading.Lock()
     invokes: list[Invoke] = []
     messages: list[tuple[str, str]] = []
-    logger = logging.getLogger(f"gatewayctl.harness.{id(messages)}")
+    # A logger of this run's own, outside logging's registry: getLogger would keep every run's logger (and its
+    # messages) for the life of the process.
+    logger = logging.Logger("gatewayctl.harness.run", logging.INFO)
     logger.propagate = False
-    logger.setLevel(logging.INFO)
     logger.addHandler(_LogCollector(messages))
     mocks = Mocks(inventory or DeclaredInventory(), invokes, lock, generations)
     monitor = RecordingMonitor(mocks, lock)
