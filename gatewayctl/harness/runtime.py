@@ -5,15 +5,13 @@
 
 Re-check on every SDK upgrade: ``set_mocks`` (its pre-created Stack, hence ``set_root_resource(None)``),
 ``set_all_config``, ``run_in_stack``, what a failed program leaves behind (pending tasks in the loop and
-in ``SETTINGS.outputs``), which :func:`_close` clears so that the next run starts clean, that every call
-to the monitor goes through the loop's default executor (:class:`_AnswerAtOnce`), and ``_get_stack_trace``
-(:func:`_without_source_positions`).
+in ``SETTINGS.outputs``), which :func:`_close` clears so that the next run starts clean, and
+``_get_stack_trace`` (:func:`_without_source_positions`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -22,7 +20,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import pulumi
 import pulumi.runtime
@@ -55,8 +52,6 @@ def project_name(project_dir: Path) -> str:
 
 
 _RUN_LOCK = threading.Lock()
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 
 
 def run_program(
@@ -99,8 +94,10 @@ def run_program(
         runpy.run_path(main, run_name="__main__")
 
     def execute() -> None:
+        # The monitor's calls keep the SDK's executor (a worker thread each): the SDK's mock monitor awaits with
+        # `_sync_await`, which, on a thread whose loop is running, pumps that loop from inside the call and so nests
+        # one registration in another (a 40-node plan exceeded Python's recursion limit).
         loop = asyncio.new_event_loop()
-        loop.set_default_executor(_AnswerAtOnce())
         # Futures a failed program leaves unretrieved report through the loop's handler (even after the
         # loop closed): keep those reports in the run's log rather than on the user's terminal.
         loop.set_exception_handler(lambda _loop, context: messages.append(("debug", str(context.get("message")))))
@@ -144,25 +141,6 @@ def run_program(
         invokes=invokes,
         log=messages,
     )
-
-
-class _AnswerAtOnce(concurrent.futures.ThreadPoolExecutor):
-    """The run's default executor: it calls the function at once, on the loop's thread.
-
-    The SDK sends every monitor call (``RegisterResource``, ``Invoke``, ...) through ``loop.run_in_executor``, so
-    that a real engine's gRPC round trip does not block the loop. Here the monitor answers in-process, and a hop to a
-    worker thread and back per call only adds time: a tenth of a run. Nothing the harness records depends on it: the
-    engine already answers in its own order, and :func:`stable_order` orders what was registered. (asyncio accepts
-    only a ``ThreadPoolExecutor`` as the default; no thread is ever started.)
-    """
-
-    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> concurrent.futures.Future[_T]:
-        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting SDK code, as a worker thread would
-            future.set_exception(exc)
-        return future
 
 
 @contextlib.contextmanager
