@@ -176,11 +176,9 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 def _on_own_thread(work: Callable[[], None]) -> None:
     """Runs ``work`` on a thread of its own and raises what it raised.
 
-    Why a thread: on every registration the SDK captures the whole call stack with its source lines
-    (``_get_stack_trace``), the caller's frames included. Under pytest that is some 40 frames more per resource,
-    a third of a run's time; a new thread's stack holds only the program's frames. The thread also starts
-    with fresh context variables (the SDK keeps config and the root resource in them) and its own event loop,
-    so nothing of a run is left on the caller's.
+    Why a thread: it starts with fresh context variables (the SDK keeps config and the root resource in them)
+    and its own event loop, so nothing of a run is left on the caller's; and its stack holds only the program's
+    frames, whatever the caller's depth (under pytest some 40 more), for whatever in the SDK walks the stack.
     """
     failure: list[BaseException] = []
 
