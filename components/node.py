@@ -69,7 +69,7 @@ IMAGE_INPUTS: tuple[str, ...] = (
     # a running node; and the provider reports a perpetual diff on them (terraform-provider-vsphere #1617).
     "vapp",
     "datacenterId",
-    # The notes name the image version the VM was made from (components/cluster.py node_annotation).
+    # The notes name the image version the VM was made from (components/annotation.py node_annotation).
     "annotation",
     "firmware",
     "scsiType",

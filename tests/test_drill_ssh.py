@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pyVim import connect, task
 
-from components.cluster import node_annotation
+from components.annotation import node_annotation
 from gatewayctl.commands import drill
 from tests.support import prod_ssh
 from tests.support.prod_ssh import NAMES, PRIMARY, THIRD

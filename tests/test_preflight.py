@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from components.cluster import node_annotation
+from components.annotation import node_annotation
 from tests.support import vcsim_fixture as lab_net
 from tests.support.ova_builder import write_ova
 from tests.support.stacks import make_project, stack_raw

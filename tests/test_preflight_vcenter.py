@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from components.cluster import annotation_image, annotation_owner, node_annotation
+from components.annotation import annotation_image, annotation_owner, node_annotation
 from gatewayctl import harness, probe, stackfile, vcenter
 from gatewayctl.commands.preflight import network_checks, ova_checks, report, vcenter_checks
 from tests.support import vcsim_fixture

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components import config as cfg
-from components.cluster import annotation_owner
+from components.annotation import annotation_owner
 from gatewayctl import harness, stackfile, vcenter
 from gatewayctl.automation import read_stack_values
 from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import config as cfg
-from components.cluster import annotation_image, annotation_owner
+from components.annotation import annotation_image, annotation_owner
 from gatewayctl import vcenter
 from gatewayctl.checks import Check, config_key, failed, ok, stopped, warned
 
