@@ -6,7 +6,7 @@ Config changes go through the CLI, so they rewrite ``Pulumi.<stack>.yaml`` as ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,10 @@ class AutomationStack:
     def outputs(self) -> dict[str, Any]:
         return {key: output.value for key, output in self.stack.outputs().items()}
 
-    def config(self, key: str) -> str | None:
-        """A config value (secrets in plaintext, for the SSH log-in), or ``None`` when unset."""
+    def config_values(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """Config values (secrets in plaintext, for the SSH log-in), ``None`` where unset: one CLI call for all."""
         values = self.stack.get_all_config()
-        return values[key].value if key in values else None
+        return {key: values[key].value if key in values else None for key in keys}
 
 
 def read_stack_values(
@@ -76,4 +76,4 @@ def read_stack_values(
     except CommandError as exc:
         note(f"note: the stack's secrets and outputs are not read ({exc.message})")
         return {}, {}
-    return {key: driver.config(key) for key in keys}, driver.outputs()
+    return driver.config_values(keys), driver.outputs()

@@ -8,7 +8,6 @@ sshPassword on stdin, and the MicroK8s stand-in (tests/support/standins).
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -139,7 +138,7 @@ def assert_left_then_removed(update: Update, ip: str, remover: str | None = None
 def loopback_stack(hosts: SshHosts, floating_ip: str, manager_user: str) -> dict[str, Any]:
     """prod's config for the day-2 tests: every node's host key pinned to its test host, and a floating IP on
     loopback (127.0.0.0/8), so that the manager probe reaches the HTTPS stand-in there and nothing else."""
-    raw = copy.deepcopy(stack_raw("prod"))
+    raw = stack_raw("prod")
     raw[f"{NS}:floatingIp"] = floating_ip
     raw[f"{NS}:metallbRange"] = f"{floating_ip}-{floating_ip}"
     raw[f"{NS}:registration"] = {**raw[f"{NS}:registration"], "managerUser": manager_user}

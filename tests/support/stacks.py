@@ -142,22 +142,12 @@ def _files_named_in(config: Mapping[str, str]) -> list[tuple[str, int, int]] | N
     """Every existing file that a config value names by absolute path, or that lies in a folder one names, with its
     modification time and size: what a run may read besides the project's own files (``None``: too many to say)."""
     strings: list[str] = []
-
-    def collect(value: Any) -> None:
-        if isinstance(value, str):
-            strings.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list):
-            for item in value:
-                collect(item)
-
     for text in config.values():
         try:
-            collect(json.loads(text))
+            value = json.loads(text)
         except ValueError:
-            collect(text)
+            value = text
+        strings.extend(string for string, _ in harness.plain_strings(value))
     found = []
     for name in strings:
         path = Path(name)

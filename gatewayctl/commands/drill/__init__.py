@@ -22,11 +22,12 @@ from typing import Any
 
 from components import config as cfg
 from components.annotation import annotation_owner
-from gatewayctl import harness, stackfile, vcenter
+from gatewayctl import harness, health, stackfile, vcenter
 from gatewayctl.automation import read_stack_values
 from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir
 from gatewayctl.commands.drill.timeline import DrillPorts, DrillResult, Observation, Pod, run_drill
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK, CommandError, UsageError
+from gatewayctl.health import facts, judge
 
 #: The drill's clock: tests replace it with a simulated one (Kubernetes' own waits take minutes).
 CLOCK: tuple[Callable[[], float], Callable[[float], None]] = (time.monotonic, time.sleep)
@@ -71,10 +72,7 @@ def _power(vm: Any, on: bool) -> None:
         wait(vm.PowerOffVM_Task())
 
 
-def _observer(settings: cfg.Settings, node: str, reach: Any) -> Callable[[], Observation]:
-    from gatewayctl import health
-    from gatewayctl.health import facts, judge
-
+def _observer(settings: cfg.Settings, node: str, reach: health.Reach) -> Callable[[], Observation]:
     others = [n for n in settings.nodes if n.hostname != node]
 
     def observe() -> Observation:
@@ -125,9 +123,6 @@ def to_text(doc: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: it brings asyncssh, which every other gatewayctl command would otherwise load.
-    from gatewayctl import health
-
     root = project_dir()
     settings, raw = stackfile.load_settings(root, args.stack)
     _check_usage(settings, args)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components import config as cfg
-from gatewayctl import stackfile
+from gatewayctl import health, stackfile
 from gatewayctl.command_line import (
     add_command,
     add_reach_arguments,
@@ -68,11 +68,7 @@ def _confirm(args: argparse.Namespace, count: int) -> None:
 
 
 def _health_gate(driver: Any, settings: cfg.Settings, args: argparse.Namespace) -> Any:
-    # Imported here, not at the top: only a roll needs it, and it brings asyncssh, a third of a second that every
-    # gatewayctl command (they all load this module to register it) would otherwise pay.
-    from gatewayctl import health
-
-    secrets = {f"{cfg.NAMESPACE}:{k}": driver.config(f"{cfg.NAMESPACE}:{k}") for k in ("sshPrivateKey", "sshPassword")}
+    secrets = driver.config_values(health.STACK_SECRETS)
     reach = health.reach_from(args, secrets)
     return lambda: health.wait_healthy(lambda: health.cluster_health(settings, reach), timeout=args.health_timeout)
 

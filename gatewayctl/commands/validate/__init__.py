@@ -17,16 +17,13 @@ import argparse
 import json
 from typing import Any
 
-from gatewayctl import checks, stackfile
+from gatewayctl import checks, health, stackfile
 from gatewayctl.automation import read_stack_values
 from gatewayctl.command_line import add_command, add_reach_arguments, add_stack_arguments, err, project_dir
 from gatewayctl.errors import EXIT_FAILED, EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: it brings asyncssh, which every other gatewayctl command would otherwise load.
-    from gatewayctl import health
-
     root = project_dir()
     settings, _ = stackfile.load_settings(root, args.stack)
     secrets, outputs = read_stack_values(root, args.stack, health.STACK_SECRETS, note=err)

@@ -229,6 +229,11 @@ def seed_workloads(state: State, ip: str, pods: list[dict[str, Any]], pvcs: list
     cluster["pvcs"] = list(pvcs)
 
 
+def _custom_columns(output: str) -> list[list[str]]:
+    """``-o custom-columns=NAME:.path,...`` as (header, JSON path) pairs."""
+    return [c.split(":", 1) for c in output[len("custom-columns=") :].split(",")]
+
+
 def cluster_of(state: State, ip: str) -> dict[str, Any]:
     cluster: dict[str, Any] = state["clusters"][state["machines"][ip]["cluster"]]
     return cluster
@@ -444,7 +449,7 @@ class MicroK8s:
         output = opts.get("-o", "")
         rows: list[list[str]]
         if output.startswith("custom-columns="):
-            columns = [c.split(":", 1) for c in output[len("custom-columns=") :].split(",")]
+            columns = _custom_columns(output)
             header = [c[0] for c in columns]
             rows = [[self.node_fields(n).get(c[1], "<none>") for c in columns] for n in names]
         elif output == "":
@@ -452,11 +457,7 @@ class MicroK8s:
             rows = [[n, self.node_fields(n)["STATUS"], "<none>", "5m", "v1.29.4"] for n in names]
         else:
             raise CliError(1, f"stand-in: unsupported output {output!r}", stderr=True)
-        if "--no-headers" not in opts:
-            rows.insert(0, header)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
-        for r in rows:
-            self.say("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        self.table(rows, header if "--no-headers" not in opts else None)
 
     def workloads_get(self, kind: str, opts: dict[str, str]) -> None:
         """``kubectl get pods|pvc -A --no-headers -o custom-columns=...`` over the workloads a test seeded
@@ -466,14 +467,17 @@ class MicroK8s:
         output = opts.get("-o", "")
         if not output.startswith("custom-columns="):
             raise CliError(1, f"stand-in: unsupported output {output!r}", stderr=True)
-        columns = [c.split(":", 1) for c in output[len("custom-columns=") :].split(",")]
+        columns = _custom_columns(output)
         rows = [[str(obj.get(path) or "<none>") for _, path in columns] for obj in self.cluster.get(kind, [])]
-        if "--no-headers" not in opts:
-            rows.insert(0, [c[0] for c in columns])
-        if not rows:
+        if not rows and "--no-headers" in opts:
             self.say("No resources found")
             return
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        self.table(rows, [c[0] for c in columns] if "--no-headers" not in opts else None)
+
+    def table(self, rows: list[list[str]], header: list[str] | None) -> None:
+        """Rows as kubectl prints them: columns padded to their widest value, three spaces apart."""
+        rows = rows if header is None else [header, *rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
         for r in rows:
             self.say("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
